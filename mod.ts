@@ -1,0 +1,62 @@
+/**
+ * Guided neural collapse toolkit: the nearest simplex ETF (forward by Riemannian trust-regions or
+ * in closed form) and its implicit backward, on plain row-major `Float64Array` matrices.
+ * Importable from a URL: everything here resolves without the project's `deno.json`.
+ *
+ * @example
+ * ```ts
+ * import { nearestEtf, nearestEtfVjp } from "./mod.ts";
+ * const first = nearestEtf(Y); // feasibility problem
+ * const next = nearestEtf(Y2, { prox: first.U }); // proximal problem
+ * const dY = nearestEtfVjp(Y2, next.U, dU, { prox: first.U });
+ * ```
+ *
+ * @module
+ */
+export { type Matrix } from "./solver/matrix.ts";
+export {
+  clone,
+  eye,
+  fromRows,
+  matrix,
+  maxAbs,
+  maxAbsDiff,
+  toRows,
+  transpose,
+} from "./solver/matrix.ts";
+export { InvalidArgumentError } from "./solver/errors.ts";
+export {
+  ETF_SOLVERS,
+  type EtfSolver,
+  nearestEtf,
+  type NearestEtfOptions,
+  type NearestEtfResult,
+} from "./solver/nearest_etf.ts";
+export {
+  ETF_VJP_METHODS,
+  type EtfVjpMethod,
+  nearestEtfVjp,
+  type NearestEtfVjpOptions,
+} from "./solver/nearest_etf_vjp.ts";
+export type { IterationLog, StoppingReason, TcgStopReason } from "./solver/trust_regions.ts";
+export { centreRows, centringMatrix, etfOf, simplexEtf } from "./solver/centring.ts";
+export { EtfProblem } from "./solver/etf_problem.ts";
+export { randomNormal, Rng } from "./solver/random.ts";
+export {
+  frobeniusDot,
+  frobeniusNorm,
+  gram,
+  matmul,
+  matmulNT,
+  matmulTN,
+} from "./solver/products.ts";
+export { type PolarDecomposition, polarFactor } from "./solver/polar.ts";
+export * as stiefel from "./solver/stiefel.ts";
+export { type EuclideanCost, stiefelProblem } from "./solver/stiefel_problem.ts";
+export {
+  type LocalModel,
+  type TrustRegionOptions,
+  type TrustRegionProblem,
+  type TrustRegionResult,
+  trustRegions,
+} from "./solver/trust_regions.ts";

@@ -1,0 +1,163 @@
+/**
+ * The nearest-ETF problem as a trust-region problem, in coordinates where its Riemannian
+ * Hessian is diagonal.
+ *
+ * A tangent vector at X ∈ St(d,K) is `V = X·Ω + N` with Ω skew (K×K) and XᵀN = 0, and
+ * `‖V‖² = ‖Ω‖² + ‖N‖²`. The Euclidean Hessian of METHOD.md is `∇²f[V] = V·C` with
+ * `C = (2/(K−1))·M + δ·I`, so the Riemannian Hessian `P_X(∇²f[V] − V·sym(Xᵀ∇f))` is
+ * `(Ω, N) ↦ (skew(Ω·D), N·D)` with `D = C − sym(Xᵀ∇f)`. In D's eigenbasis `D = Q·Λ·Qᵀ`, with
+ * coordinates `Ω̃ = QᵀΩQ`, `Ñ = N·Q` (an isometry), it is diagonal:
+ * `Ω̃_ij ↦ Ω̃_ij·(λ_i + λ_j)/2`, `Ñ_ij ↦ Ñ_ij·λ_j`. Truncated CG therefore costs O(dK) per
+ * inner iteration, and each outer iteration a few d×K×K products (gradient, rotation,
+ * retraction). CG is invariant under this change of basis, so the iterates are pymanopt's
+ * (up to rounding).
+ *
+ * Coordinate vectors are `[Ω̃ (K×K, row-major), Ñ (d×K, row-major)]`.
+ *
+ * @module
+ */
+import { choleskyQrInPlace } from "./cholesky_qr.ts";
+import { symmetricEigen } from "./eigen.ts";
+import type { EtfProblem } from "./etf_problem.ts";
+import { type Matrix, matrix } from "./matrix.ts";
+import { matmul, matmulNT, matmulTN } from "./products.ts";
+import { stiefelDimension } from "./stiefel.ts";
+import type { LocalModel, TrustRegionProblem } from "./trust_regions.ts";
+
+/**
+ * The trust-region view of a nearest-ETF problem with the diagonal-Hessian chart.
+ *
+ * @example
+ * ```ts
+ * const result = trustRegions(etfTrustRegionProblem(problem), start, { maxIterations: 30 });
+ * ```
+ */
+export function etfTrustRegionProblem(problem: EtfProblem): TrustRegionProblem<Matrix> {
+  return {
+    cost: (U) => problem.cost(U),
+    model: (U) => new EtfLocalModel(problem, U),
+    dimension: stiefelDimension(problem.d, problem.K),
+    typicalDistance: Math.sqrt(problem.K),
+  };
+}
+
+/**
+ * The local model of the nearest-ETF cost at X (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * const m = new EtfLocalModel(problem, X); m.gradientNorm; // ‖P_X(∇f(X))‖
+ * ```
+ */
+export class EtfLocalModel implements LocalModel<Matrix> {
+  readonly size: number;
+  readonly gradientNorm: number;
+  #problem: EtfProblem;
+  #X: Matrix;
+  #XtE: Matrix;
+  #N: Matrix;
+  #Q: Matrix | null = null;
+  #weights: Float64Array | null = null;
+  #gradient: Float64Array | null = null;
+
+  /** Evaluates the gradient at X (O(dK²)); the Hessian's eigenbasis is built on first use. */
+  constructor(problem: EtfProblem, X: Matrix) {
+    const { d, K } = problem;
+    this.#problem = problem;
+    this.#X = X;
+    this.size = K * K + d * K;
+    const E = problem.egrad(X);
+    const XtE = matmulTN(X, E);
+    const XXtE = matmul(X, XtE);
+    const N = E; // N = E − X·XᵀE, in place
+    let n2 = 0;
+    for (let i = 0; i < N.data.length; i++) {
+      const v = N.data[i] - XXtE.data[i];
+      N.data[i] = v;
+      n2 += v * v;
+    }
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) {
+        const w = 0.5 * (XtE.data[i * K + j] - XtE.data[j * K + i]);
+        n2 += w * w;
+      }
+    }
+    this.#XtE = XtE;
+    this.#N = N;
+    this.gradientNorm = Math.sqrt(n2);
+  }
+
+  #prepare(): void {
+    const { d, K, delta } = this.#problem;
+    const xte = this.#XtE.data;
+    // D = (2/(K−1))·M + δ·I − sym(XᵀE)
+    const D = matrix(K, K);
+    const a = 2 / (K - 1);
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) {
+        const m = (i === j ? 1 : 0) - 1 / K;
+        D.data[i * K + j] = a * m + (i === j ? delta : 0) - 0.5 * (xte[i * K + j] + xte[j * K + i]);
+      }
+    }
+    const { values, vectors: Q } = symmetricEigen(D);
+    const w = new Float64Array(this.size);
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) w[i * K + j] = 0.5 * (values[i] + values[j]);
+    }
+    for (let r = 0; r < d; r++) w.set(values, K * K + r * K);
+    // Gradient coordinates: Ω̃ = Qᵀ·skew(XᵀE)·Q (re-skewed exactly), Ñ = N·Q.
+    const Omega = matrix(K, K);
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) Omega.data[i * K + j] = 0.5 * (xte[i * K + j] - xte[j * K + i]);
+    }
+    const g = new Float64Array(this.size);
+    const OmegaT = matmulTN(Q, matmul(Omega, Q));
+    skewInto(OmegaT.data, g, K);
+    matmul(this.#N, Q, matrix(d, K, g.subarray(K * K)));
+    this.#Q = Q;
+    this.#weights = w;
+    this.#gradient = g;
+  }
+
+  gradient(): Float64Array {
+    if (this.#gradient === null) this.#prepare();
+    return this.#gradient as Float64Array;
+  }
+
+  hessian(v: Float64Array, out: Float64Array): void {
+    if (this.#weights === null) this.#prepare();
+    const w = this.#weights as Float64Array;
+    for (let i = 0; i < w.length; i++) out[i] = w[i] * v[i];
+  }
+
+  /** A no-op: the Hessian and linear combinations keep Ω̃ exactly skew and Ñ in range. */
+  toTangent(_v: Float64Array): void {}
+
+  retract(v: Float64Array): Matrix {
+    if (this.#Q === null) this.#prepare();
+    const { d, K } = this.#problem;
+    const Q = this.#Q as Matrix;
+    // Ω = Q·Ω̃·Qᵀ, N = Ñ·Qᵀ, Z = X·(I + Ω) + N, then the sign-normalised QR of Z.
+    const Omega = matmulNT(matmul(Q, matrix(K, K, v.subarray(0, K * K))), Q);
+    const IpO = matrix(K, K);
+    skewInto(Omega.data, IpO.data, K);
+    for (let i = 0; i < K; i++) IpO.data[i * K + i] += 1;
+    const Z = matmul(this.#X, IpO);
+    const N = matmulNT(matrix(d, K, v.subarray(K * K)), Q);
+    for (let i = 0; i < Z.data.length; i++) Z.data[i] += N.data[i];
+    if (!choleskyQrInPlace(Z)) throw new Error("retraction: X + η lost rank (non-finite step?)");
+    return Z;
+  }
+}
+
+/** `out[0:K²] ← (S − Sᵀ)/2` for a K×K row-major S. */
+function skewInto(s: Float64Array, out: Float64Array, K: number): void {
+  for (let i = 0; i < K; i++) {
+    out[i * K + i] = 0;
+    for (let j = i + 1; j < K; j++) {
+      const v = 0.5 * (s[i * K + j] - s[j * K + i]);
+      out[i * K + j] = v;
+      out[j * K + i] = -v;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The nearest-simplex-ETF problem on St(d,K) (METHOD.md section 4): cost, Euclidean gradient and
+ * Euclidean Hessian exactly as the paper implements them.
+ *
+ *   f(U) = ‖Y − U·M/sqrt(K−1)‖_F² + (δ/2)·‖U − U_prox‖_F²   (δ term only for the proximal problem)
+ *   ∇f(U) = (2/(K−1))·U·M − c·Y·M + δ·(U − U_prox),  c = 2/sqrt(K−1)
+ *   ∇²f(U)[V] = (2/(K−1))·V·M + δ·V
+ *
+ * On St(d,K) the cost is `const − ⟨U, A⟩` with `A = c·Y·M + δ·U_prox`, which the closed form and
+ * the fast trust-region chart exploit.
+ *
+ * @module
+ */
+import { centreRows } from "./centring.ts";
+import { type Matrix, matrix } from "./matrix.ts";
+
+/**
+ * A validated nearest-ETF problem instance (Y is d×K; `prox` null for the feasibility problem).
+ *
+ * @example
+ * ```ts
+ * const p = new EtfProblem(Y, prox, 1e-3);
+ * const f = p.cost(U), G = p.egrad(U);
+ * ```
+ */
+export class EtfProblem {
+  /** Feature dimension (rows of Y). */
+  readonly d: number;
+  /** Number of classes (columns of Y). */
+  readonly K: number;
+  /** The target `Y` (d×K, not normalised here). */
+  readonly Y: Matrix;
+  /** The proximal anchor, or null for the feasibility problem f₀. */
+  readonly prox: Matrix | null;
+  /** The proximal weight δ (0 for the feasibility problem). */
+  readonly delta: number;
+  /** `c = 2/sqrt(K−1)`. */
+  readonly c: number;
+  /** `c·Y·M` (d×K), precomputed. */
+  readonly cYM: Matrix;
+  /** `A = c·Y·M + δ·U_prox` (d×K): on St(d,K), f(U) = const − ⟨U, A⟩. */
+  readonly A: Matrix;
+
+  /** Builds the problem; arguments are assumed validated (see `nearestEtf`). */
+  constructor(Y: Matrix, prox: Matrix | null, delta: number) {
+    this.Y = Y;
+    this.d = Y.rows;
+    this.K = Y.cols;
+    this.prox = prox;
+    this.delta = prox === null ? 0 : delta;
+    this.c = 2 / Math.sqrt(this.K - 1);
+    this.cYM = centreRows(Y);
+    for (let i = 0; i < this.cYM.data.length; i++) this.cYM.data[i] *= this.c;
+    this.A = matrix(this.d, this.K, this.cYM.data.slice());
+    if (prox !== null) {
+      for (let i = 0; i < this.A.data.length; i++) this.A.data[i] += this.delta * prox.data[i];
+    }
+  }
+
+  /** f(U), evaluated directly from its definition (no use of UᵀU = I). */
+  cost(U: Matrix): number {
+    const { d, K } = this;
+    const y = this.Y.data, u = U.data, s = 1 / Math.sqrt(K - 1);
+    let fit = 0, reg = 0;
+    for (let i = 0; i < d; i++) {
+      const r = i * K;
+      let mean = 0;
+      for (let j = 0; j < K; j++) mean += u[r + j];
+      mean /= K;
+      for (let j = 0; j < K; j++) {
+        const e = y[r + j] - (u[r + j] - mean) * s;
+        fit += e * e;
+      }
+    }
+    if (this.prox !== null) {
+      const p = this.prox.data;
+      for (let i = 0; i < u.length; i++) {
+        const e = u[i] - p[i];
+        reg += e * e;
+      }
+    }
+    return fit + 0.5 * this.delta * reg;
+  }
+
+  /** The Euclidean gradient ∇f(U) (into `out` when given). */
+  egrad(U: Matrix, out: Matrix = matrix(this.d, this.K)): Matrix {
+    centreRows(U, out);
+    const o = out.data, u = U.data, cym = this.cYM.data, a = 2 / (this.K - 1), delta = this.delta;
+    if (this.prox === null) {
+      for (let i = 0; i < o.length; i++) o[i] = a * o[i] - cym[i];
+    } else {
+      const p = this.prox.data;
+      for (let i = 0; i < o.length; i++) o[i] = a * o[i] - cym[i] + delta * (u[i] - p[i]);
+    }
+    return out;
+  }
+
+  /** The Euclidean Hessian applied to V, ∇²f(U)[V] (independent of U). */
+  ehess(_U: Matrix, V: Matrix, out: Matrix = matrix(this.d, this.K)): Matrix {
+    centreRows(V, out);
+    const o = out.data, v = V.data, a = 2 / (this.K - 1), delta = this.delta;
+    for (let i = 0; i < o.length; i++) o[i] = a * o[i] + delta * v[i];
+    return out;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Argument checks shared by the public solver functions: shapes, finiteness, orthonormality.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "./errors.ts";
+import type { Matrix } from "./matrix.ts";
+import { gram } from "./products.ts";
+
+/**
+ * Checks that `value` is a well-formed {@link Matrix} (integer shape, `Float64Array` of matching
+ * length, finite entries) and, when given, of shape rows×cols.
+ *
+ * @example
+ * ```ts
+ * checkMatrix("Y", Y); // throws InvalidArgumentError("Y: ...") when malformed
+ * ```
+ */
+export function checkMatrix(name: string, value: unknown, rows?: number, cols?: number): Matrix {
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidArgumentError(
+      name,
+      `expected a matrix {rows, cols, data: Float64Array}, got ${value}`,
+    );
+  }
+  const { rows: m, cols: n, data } = value as Partial<Matrix>;
+  if (
+    !Number.isSafeInteger(m) || !Number.isSafeInteger(n) || (m as number) < 0 || (n as number) < 0
+  ) {
+    throw new InvalidArgumentError(
+      name,
+      `rows and cols must be non-negative integers, got ${m}×${n}`,
+    );
+  }
+  if (!(data instanceof Float64Array)) {
+    throw new InvalidArgumentError(name, "data must be a Float64Array (row-major)");
+  }
+  if (data.length !== (m as number) * (n as number)) {
+    throw new InvalidArgumentError(
+      name,
+      `data has ${data.length} entries but the shape is ${m}×${n}`,
+    );
+  }
+  if ((rows !== undefined && m !== rows) || (cols !== undefined && n !== cols)) {
+    throw new InvalidArgumentError(
+      name,
+      `shape is ${m}×${n}, expected ${rows}×${cols} (the shape of Y)`,
+    );
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const r = Math.floor(i / (n as number)), c = i % (n as number);
+      throw new InvalidArgumentError(
+        name,
+        `entry (${r}, ${c}) is ${data[i]}; all entries must be finite`,
+      );
+    }
+  }
+  return value as Matrix;
+}
+
+/**
+ * `max |UᵀU − I|`, the departure of U's columns from orthonormality.
+ *
+ * @example
+ * ```ts
+ * orthonormalityError(eye(5, 3)); // 0
+ * ```
+ */
+export function orthonormalityError(U: Matrix): number {
+  const G = gram(U);
+  const K = U.cols;
+  let m = 0;
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j < K; j++) {
+      const v = Math.abs(G.data[i * K + j] - (i === j ? 1 : 0));
+      if (v > m || v !== v) m = v;
+    }
+  }
+  return m;
+}
+
+/** Largest accepted `max |UᵀU − I|` for a start point or proximal anchor. */
+export const ORTHONORMALITY_TOLERANCE = 1e-5;
+
+/**
+ * Checks that U's columns are orthonormal to {@link ORTHONORMALITY_TOLERANCE}.
+ *
+ * @example
+ * ```ts
+ * checkOrthonormal("options.start", U);
+ * ```
+ */
+export function checkOrthonormal(name: string, U: Matrix): void {
+  const err = orthonormalityError(U);
+  if (!(err <= ORTHONORMALITY_TOLERANCE)) {
+    throw new InvalidArgumentError(
+      name,
+      `columns are not orthonormal: max|UᵀU − I| = ${
+        err.toExponential(3)
+      }, allowed ≤ ${ORTHONORMALITY_TOLERANCE}`,
+    );
+  }
+}
+
+/**
+ * Checks that `value` is a finite number within [min, max] (bounds inclusive unless stated).
+ *
+ * @example
+ * ```ts
+ * checkNumber("options.delta", 1e-3, { min: 0 });
+ * ```
+ */
+export function checkNumber(
+  name: string,
+  value: unknown,
+  range: { min?: number; max?: number; integer?: boolean; minExclusive?: boolean } = {},
+): number {
+  const { min, max, integer = false, minExclusive = false } = range;
+  const allowed = [
+    integer ? "an integer" : "a finite number",
+    min === undefined ? "" : minExclusive ? ` > ${min}` : ` ≥ ${min}`,
+    max === undefined ? "" : ` ≤ ${max}`,
+  ].join("");
+  const ok = typeof value === "number" && Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (min === undefined || (minExclusive ? value > min : value >= min)) &&
+    (max === undefined || value <= max);
+  if (!ok) throw new InvalidArgumentError(name, `got ${String(value)}, allowed: ${allowed}`);
+  return value as number;
+}
+
+/**
+ * Checks that an options object has only known keys (catches misspelt options).
+ *
+ * @example
+ * ```ts
+ * checkKeys("options", { delta: 1 }, ["delta", "prox"]);
+ * ```
+ */
+export function checkKeys(name: string, value: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new InvalidArgumentError(
+        `${name}.${key}`,
+        `unknown option; allowed: ${allowed.join(", ")}`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks that `value` is one of the allowed strings.
+ *
+ * @example
+ * ```ts
+ * checkChoice("options.solver", "closed-form", ["trust-regions", "closed-form"]);
+ * ```
+ */
+export function checkChoice<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidArgumentError(
+      name,
+      `got ${JSON.stringify(value)}, allowed: ${allowed.join(", ")}`,
+    );
+  }
+  return value as T;
+}
