@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "./errors.ts";
 import { EtfLocalModel, etfTrustRegionProblem } from "./etf_chart.ts";
 import { EtfProblem } from "./etf_problem.ts";
 import { eye, type Matrix } from "./matrix.ts";
+import { orthonormalise } from "./orthonormalise.ts";
 import { type PolarDecomposition, polarFactor } from "./polar.ts";
 import { frobeniusNorm } from "./products.ts";
 import { type IterationLog, type StoppingReason, trustRegions } from "./trust_regions.ts";
@@ -118,7 +119,8 @@ function checkSpread(problem: EtfProblem, name: string): void {
 }
 
 /**
- * Checks an orthonormal d×K argument and returns its polar factor (re-orthonormalised copy).
+ * Checks an orthonormal d×K argument and returns its polar factor: the argument itself when it
+ * is orthonormal to rounding, else a re-orthonormalised copy.
  *
  * @example
  * ```ts
@@ -128,7 +130,7 @@ function checkSpread(problem: EtfProblem, name: string): void {
 export function checkStiefelPoint(name: string, value: unknown, d: number, K: number): Matrix {
   const U = checkMatrix(name, value, d, K);
   checkOrthonormal(name, U);
-  return polarFactor(U).U;
+  return orthonormalise(U);
 }
 
 /** Validated problem, start and settings of a call. */
@@ -162,6 +164,8 @@ function prepare(Y: Matrix, options: NearestEtfOptions): Prepared {
     : checkNumber("options.delta", options.delta, { min: 0 });
   const start = options.start === undefined
     ? (prox ?? eye(d, K))
+    : options.start === options.prox && prox !== null
+    ? prox
     : checkStiefelPoint("options.start", options.start, d, K);
   const solver = checkChoice("options.solver", options.solver ?? "trust-regions", ETF_SOLVERS);
   const maxIterations = checkNumber("options.maxIterations", options.maxIterations ?? 30, {

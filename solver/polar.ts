@@ -1,7 +1,8 @@
 /**
  * The orthogonal polar factor of a tall matrix, `polar(A) = A·(AᵀA)^{-1/2} = P·Qᵀ` for the thin
  * SVD `A = P·Σ·Qᵀ`, computed from the K×K Gram matrix and a symmetric eigensolver (O(dK²+K³),
- * no d×K SVD). Rank-deficient A is handled: the polar factor is then not unique, and the free
+ * no d×K SVD): `U = A·(Q·Σ⁻¹·Qᵀ)`, then Newton–Schulz steps to remove the rounding left in
+ * UᵀU − I (about ε·κ(A)²). For full rank the left singular vectors are `P = U·Q`. Rank-deficient A is handled: the polar factor is then not unique, and the free
  * directions are chosen closest (in Frobenius norm) to a given `start` point.
  *
  * @module
@@ -9,6 +10,7 @@
 import { choleskyQrInPlace } from "./cholesky_qr.ts";
 import { symmetricEigen } from "./eigen.ts";
 import { type Matrix, matrix } from "./matrix.ts";
+import { orthonormalise } from "./orthonormalise.ts";
 import { gram, matmul, matmulNT, matmulTN } from "./products.ts";
 
 /**
@@ -22,8 +24,6 @@ import { gram, matmul, matmulNT, matmulTN } from "./products.ts";
 export type PolarDecomposition = {
   /** The orthonormal polar factor (d×K). */
   U: Matrix;
-  /** Left singular vectors of the nonzero singular values (d×rank), columns by descending σ. */
-  P: Matrix;
   /** All K singular values, descending (those past `rank` are treated as zero). */
   sigma: Float64Array;
   /** Right singular vectors (K×K), column j belongs to sigma[j]. */
@@ -70,23 +70,27 @@ export function polarFactor(
   ) {
     rank++;
   }
+  if (rank === K) {
+    const S = matrix(K, K); // Q·Σ⁻¹·Qᵀ
+    const QS = matrix(K, K);
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) QS.data[i * K + j] = Q.data[i * K + j] / sigma[j];
+    }
+    matmulNT(QS, Q, S);
+    return { U: orthonormalise(matmul(A, S)), sigma, Q, rank };
+  }
   const Qr = columns(Q, 0, rank);
   const P = matmul(A, Qr);
   for (let i = 0; i < d; i++) for (let j = 0; j < rank; j++) P.data[i * rank + j] /= sigma[j];
   // One Cholesky-QR pass restores orthonormality lost to rounding in the small-σ columns
   // (a no-op in exact arithmetic; columns are in descending σ, so those come last).
   choleskyQrInPlace(P);
-  let U: Matrix;
-  if (rank === K) {
-    U = matmulNT(P, Q);
-  } else {
-    const W = columns(Q, rank, K);
-    const F = closestCompletion(P, matmul(options.start ?? identityColumns(d, K), W));
-    U = matmulNT(P, Qr);
-    const FW = matmulNT(F, W);
-    for (let i = 0; i < U.data.length; i++) U.data[i] += FW.data[i];
-  }
-  return { U, P, sigma, Q, rank };
+  const W = columns(Q, rank, K);
+  const F = closestCompletion(P, matmul(options.start ?? identityColumns(d, K), W));
+  const U = matmulNT(P, Qr);
+  const FW = matmulNT(F, W);
+  for (let i = 0; i < U.data.length; i++) U.data[i] += FW.data[i];
+  return { U, sigma, Q, rank };
 }
 
 function columns(A: Matrix, from: number, to: number): Matrix {

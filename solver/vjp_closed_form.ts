@@ -10,7 +10,7 @@ import { centreRows } from "./centring.ts";
 import type { EtfProblem } from "./etf_problem.ts";
 import { type Matrix, matrix } from "./matrix.ts";
 import type { PolarDecomposition } from "./polar.ts";
-import { matmul, matmulNT, matmulTN } from "./products.ts";
+import { matmul, matmulNT, matmulSum, matmulTN } from "./products.ts";
 
 /**
  * `∂L/∂Y` for `∂L/∂U = v` through `U = polar(A)`, given A's polar decomposition (full rank).
@@ -21,24 +21,23 @@ import { matmul, matmulNT, matmulTN } from "./products.ts";
  * ```
  */
 export function closedFormVjp(problem: EtfProblem, polar: PolarDecomposition, v: Matrix): Matrix {
-  const { d, K } = problem;
-  const { P, Q, sigma } = polar;
-  const vQ = matmul(v, Q);
-  const G = matmulTN(P, vQ);
-  // X = Ω − G·Σ⁻¹ (K×K); inner = P·X + v·Q·Σ⁻¹ (= P·Ω + (I − PPᵀ)·v·Q·Σ⁻¹)
+  const K = problem.K;
+  const { U, Q, sigma } = polar;
+  // With P = U·Q: G = Qᵀ·(Uᵀv)·Q and ∂L/∂A = U·[Q·(Ω − G·Σ⁻¹)·Qᵀ] + v·[Q·Σ⁻¹·Qᵀ].
+  const G = matmulTN(Q, matmul(matmulTN(U, v), Q));
   const X = matrix(K, K);
+  const QSinv = matrix(K, K);
   const g = G.data;
   for (let i = 0; i < K; i++) {
     for (let j = 0; j < K; j++) {
       X.data[i * K + j] = (g[i * K + j] - g[j * K + i]) / (sigma[i] + sigma[j]) -
         g[i * K + j] / sigma[j];
+      QSinv.data[i * K + j] = Q.data[i * K + j] / sigma[j];
     }
   }
-  const inner = matmul(P, X);
-  for (let r = 0; r < d; r++) {
-    for (let j = 0; j < K; j++) inner.data[r * K + j] += vQ.data[r * K + j] / sigma[j];
-  }
-  const out = centreRows(matmulNT(inner, Q));
+  const K1 = matmulNT(matmul(Q, X), Q);
+  const K2 = matmulNT(QSinv, Q);
+  const out = centreRows(matmulSum(U, K1, v, K2));
   const c = problem.c;
   for (let i = 0; i < out.data.length; i++) out.data[i] *= c;
   return out;

@@ -1,0 +1,53 @@
+/**
+ * Re-orthonormalisation of nearly orthonormal matrices by Newton–Schulz steps
+ * `U ← U·(3I − UᵀU)/2`, which converge quadratically to the orthogonal polar factor (the nearest
+ * matrix with orthonormal columns). A matrix already orthonormal to rounding is returned as is.
+ *
+ * @module
+ */
+import { type Matrix, matrix } from "./matrix.ts";
+import { gram, matmul } from "./products.ts";
+
+/** `max |UᵀU − I|` below which a matrix counts as orthonormal to rounding. */
+export const ROUNDING_ORTHONORMALITY = 1e-14;
+
+function departure(G: Matrix): number {
+  const K = G.rows;
+  let m = 0;
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j < K; j++) {
+      const v = Math.abs(G.data[i * K + j] - (i === j ? 1 : 0));
+      if (v > m || v !== v) m = v;
+    }
+  }
+  return m;
+}
+
+/**
+ * The polar factor of a matrix whose columns are nearly orthonormal (`max|UᵀU − I| < 0.5`),
+ * by at most `maxSteps` Newton–Schulz steps; U itself (not a copy) when it is already
+ * orthonormal to {@link ROUNDING_ORTHONORMALITY}.
+ *
+ * @example
+ * ```ts
+ * const V = orthonormalise(U); // max|VᵀV − I| ≤ 1e-14
+ * ```
+ */
+export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
+  let X = U;
+  let G = gram(X);
+  let err = departure(G);
+  for (let step = 0; step < maxSteps && err > ROUNDING_ORTHONORMALITY; step++) {
+    if (!(err < 0.5)) throw new RangeError(`orthonormalise: max|UᵀU − I| = ${err}, need < 0.5`);
+    const K = X.cols;
+    const T = matrix(K, K);
+    for (let i = 0; i < K * K; i++) T.data[i] = -0.5 * G.data[i];
+    for (let i = 0; i < K; i++) T.data[i * K + i] += 1.5;
+    X = matmul(X, T);
+    G = gram(X);
+    const next = departure(G);
+    if (!(next < err)) break; // at rounding level already
+    err = next;
+  }
+  return X;
+}
