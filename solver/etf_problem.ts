@@ -49,12 +49,23 @@ export class EtfProblem {
     this.prox = prox;
     this.delta = prox === null ? 0 : delta;
     this.c = 2 / Math.sqrt(this.K - 1);
-    this.cYM = centreRows(Y);
-    for (let i = 0; i < this.cYM.data.length; i++) this.cYM.data[i] *= this.c;
-    this.A = matrix(this.d, this.K, this.cYM.data.slice());
-    if (prox !== null) {
-      for (let i = 0; i < this.A.data.length; i++) this.A.data[i] += this.delta * prox.data[i];
+    // One pass: c·Y·M (each row minus its mean, scaled) and A = c·Y·M + δ·U_prox.
+    const { d, K, c } = this;
+    const y = Y.data, cym = new Float64Array(d * K), a = new Float64Array(d * K);
+    const p = prox === null ? null : prox.data, weight = this.delta;
+    for (let i = 0; i < d; i++) {
+      const r = i * K;
+      let mean = 0;
+      for (let j = 0; j < K; j++) mean += y[r + j];
+      mean /= K;
+      for (let j = 0; j < K; j++) {
+        const v = c * (y[r + j] - mean);
+        cym[r + j] = v;
+        a[r + j] = p === null ? v : v + weight * p[r + j];
+      }
     }
+    this.cYM = matrix(d, K, cym);
+    this.A = matrix(d, K, a);
   }
 
   /** f(U), evaluated directly from its definition (no use of UᵀU = I). */

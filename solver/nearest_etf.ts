@@ -191,10 +191,18 @@ function prepare(Y: Matrix, options: NearestEtfOptions): Prepared {
  * Polar decompositions computed by the closed-form forward, keyed by the returned U's storage,
  * with the inputs they were computed from, so that `nearestEtfVjp` can reuse them.
  */
-export const closedFormCache = new WeakMap<
-  Float64Array,
-  { Y: Float64Array; prox: Float64Array | null; delta: number; polar: PolarDecomposition }
->();
+export const closedFormCache = new WeakMap<Float64Array, ClosedFormRecord>();
+
+/** What the closed-form forward keeps for its backward: inputs as given, problem, polar factor. */
+export type ClosedFormRecord = {
+  /** Copy of Y's entries. */
+  Y: Float64Array;
+  /** Copy of the caller's prox entries (before re-orthonormalisation), or null. */
+  proxInput: Float64Array | null;
+  delta: number;
+  problem: EtfProblem;
+  polar: PolarDecomposition;
+};
 
 /**
  * The nearest simplex-ETF geometry to Y: `U⋆ = argmin_{U ∈ St(d,K)} f(U)`,
@@ -231,8 +239,9 @@ export function nearestEtf(Y: Matrix, options: NearestEtfOptions = {}): NearestE
   const U = polar.U;
   closedFormCache.set(U.data, {
     Y: problem.Y.data.slice(),
-    prox: problem.prox === null ? null : problem.prox.data.slice(),
+    proxInput: options.prox === undefined ? null : options.prox.data.slice(),
     delta: problem.delta,
+    problem,
     polar,
   });
   return {

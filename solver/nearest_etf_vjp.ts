@@ -7,8 +7,13 @@
 import { InvalidArgumentError } from "./errors.ts";
 import { EtfProblem } from "./etf_problem.ts";
 import type { Matrix } from "./matrix.ts";
-import { checkEtfTarget, checkStiefelPoint, closedFormCache } from "./nearest_etf.ts";
-import { type PolarDecomposition, polarFactor } from "./polar.ts";
+import {
+  checkEtfTarget,
+  checkStiefelPoint,
+  closedFormCache,
+  type ClosedFormRecord,
+} from "./nearest_etf.ts";
+import { polarFactor } from "./polar.ts";
 import { frobeniusNorm } from "./products.ts";
 import { checkChoice, checkKeys, checkMatrix, checkNumber, checkOrthonormal } from "./validate.ts";
 import { closedFormVjp } from "./vjp_closed_form.ts";
@@ -72,7 +77,6 @@ export function nearestEtfVjp(
   const target = checkEtfTarget(Y);
   const d = target.rows, K = target.cols;
   checkMatrix("U", U, d, K);
-  checkOrthonormal("U", U);
   checkMatrix("dU", dU, d, K);
   if (options.prox === undefined) {
     throw new InvalidArgumentError(
@@ -81,7 +85,7 @@ export function nearestEtfVjp(
         "problem's solution set is not a differentiable function of Y (METHOD.md section 5)",
     );
   }
-  const prox = checkStiefelPoint("options.prox", options.prox, d, K);
+  checkMatrix("options.prox", options.prox, d, K);
   const delta = checkNumber("options.delta", options.delta ?? 1e-3, { min: 0, minExclusive: true });
   const method = checkChoice("options.method", options.method ?? "ddn", ETF_VJP_METHODS);
   const schur = checkChoice(
@@ -89,15 +93,19 @@ export function nearestEtfVjp(
     options.schur ?? "auto",
     ["auto", "dense", "eigen"] as const,
   );
-  const problem = new EtfProblem(target, prox, delta);
-  if (!(frobeniusNorm(problem.cYM) > 1e-12 * frobeniusNorm(target))) {
+  // The closed-form forward validated these very inputs (same entries) and kept its factors.
+  const hit = method === "closed-form" ? cachedRecord(target, U, options.prox, delta) : null;
+  if (hit === null) checkOrthonormal("U", U);
+  const problem = hit?.problem ??
+    new EtfProblem(target, checkStiefelPoint("options.prox", options.prox, d, K), delta);
+  if (hit === null && !(frobeniusNorm(problem.cYM) > 1e-12 * frobeniusNorm(target))) {
     throw new InvalidArgumentError(
       "Y",
       "has no spread between classes (Y·M = 0); need ‖Y·M‖_F > 0",
     );
   }
   if (method === "ddn") return ddnVjp(problem, U, dU, schur);
-  const polar = cachedPolar(problem, U) ?? polarFactor(problem.A);
+  const polar = hit?.polar ?? polarFactor(problem.A);
   if (polar.rank < K) {
     throw new InvalidArgumentError(
       "Y",
@@ -125,10 +133,9 @@ function sameData(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-function cachedPolar(problem: EtfProblem, U: Matrix): PolarDecomposition | null {
+function cachedRecord(Y: Matrix, U: Matrix, prox: Matrix, delta: number): ClosedFormRecord | null {
   const hit = closedFormCache.get(U.data);
-  if (hit === undefined || hit.prox === null || problem.prox === null) return null;
-  if (hit.delta !== problem.delta || !sameData(hit.Y, problem.Y.data)) return null;
-  if (!sameData(hit.prox, problem.prox.data)) return null;
-  return hit.polar;
+  if (hit === undefined || hit.proxInput === null || hit.delta !== delta) return null;
+  if (!sameData(hit.Y, Y.data) || !sameData(hit.proxInput, prox.data)) return null;
+  return hit;
 }
