@@ -20,7 +20,7 @@ import { choleskyQrInPlace } from "./cholesky_qr.ts";
 import { symmetricEigen } from "./eigen.ts";
 import type { EtfProblem } from "./etf_problem.ts";
 import { type Matrix, matrix } from "./matrix.ts";
-import { matmul, matmulNT, matmulTN } from "./products.ts";
+import { matmul, matmulNT, matmulSubtractInPlace, matmulTN } from "./products.ts";
 import { stiefelDimension } from "./stiefel.ts";
 import type { LocalModel, TrustRegionProblem } from "./trust_regions.ts";
 
@@ -68,14 +68,9 @@ export class EtfLocalModel implements LocalModel<Matrix> {
     this.size = K * K + d * K;
     const E = problem.egrad(X);
     const XtE = matmulTN(X, E);
-    const XXtE = matmul(X, XtE);
-    const N = E; // N = E − X·XᵀE, in place
+    const N = matmulSubtractInPlace(X, XtE, E); // N = E − X·XᵀE, in place
     let n2 = 0;
-    for (let i = 0; i < N.data.length; i++) {
-      const v = N.data[i] - XXtE.data[i];
-      N.data[i] = v;
-      n2 += v * v;
-    }
+    for (let i = 0; i < N.data.length; i++) n2 += N.data[i] * N.data[i];
     for (let i = 0; i < K; i++) {
       for (let j = 0; j < K; j++) {
         const w = 0.5 * (XtE.data[i * K + j] - XtE.data[j * K + i]);

@@ -44,6 +44,9 @@ export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
     for (let i = 0; i < K * K; i++) T.data[i] = -0.5 * G.data[i];
     for (let i = 0; i < K; i++) T.data[i * K + i] += 1.5;
     X = matmul(X, T);
+    // Quadratic convergence: from err < 1e-7 one step leaves 0.75·err² + rounding ≪ 1e-14,
+    // so the check is only repeated from further away.
+    if (err < 1e-7) break;
     G = gram(X);
     const next = departure(G);
     if (!(next < err)) break; // at rounding level already

@@ -115,6 +115,28 @@ export function matmulSum(A: Matrix, B: Matrix, D: Matrix, E: Matrix, out?: Matr
 }
 
 /**
+ * In place: `C ← C − A·B` (A m×p, B p×n, C m×n), without allocating the product.
+ *
+ * @example
+ * ```ts
+ * matmulSubtractInPlace(X, XtE, E); // E ← E − X·(XᵀE)
+ * ```
+ */
+export function matmulSubtractInPlace(A: Matrix, B: Matrix, C: Matrix): Matrix {
+  const m = A.rows, p = A.cols, n = B.cols;
+  if (B.rows !== p || C.rows !== m || C.cols !== n) {
+    throw new RangeError(
+      `matmulSubtractInPlace: ${m}×${p}·${B.rows}×${n} does not fit ${C.rows}×${C.cols}`,
+    );
+  }
+  noAlias("matmulSubtractInPlace", C, A, B);
+  const negB = new Float64Array(B.data.length);
+  for (let i = 0; i < negB.length; i++) negB[i] = -B.data[i];
+  gemmAccumulate(A.data, negB, C.data, m, p, n);
+  return C;
+}
+
+/**
  * `C = Aᵀ·B` (A m×p, B m×n, C p×n), without forming Aᵀ.
  *
  * @example

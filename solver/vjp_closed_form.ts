@@ -37,7 +37,8 @@ export function closedFormVjp(problem: EtfProblem, polar: PolarDecomposition, v:
   }
   const K1 = matmulNT(matmul(Q, X), Q);
   const K2 = matmulNT(QSinv, Q);
-  const out = centreRows(matmulSum(U, K1, v, K2));
+  const sum = matmulSum(U, K1, v, K2);
+  const out = centreRows(sum, sum);
   const c = problem.c;
   for (let i = 0; i < out.data.length; i++) out.data[i] *= c;
   return out;
