@@ -11,7 +11,15 @@ import { gram, matmul } from "./products.ts";
 /** `max |UᵀU − I|` below which a matrix counts as orthonormal to rounding. */
 export const ROUNDING_ORTHONORMALITY = 1e-14;
 
-function departure(G: Matrix): number {
+/**
+ * `max |G − I|` for a square matrix G (with G = UᵀU, the departure from orthonormality).
+ *
+ * @example
+ * ```ts
+ * departureFromIdentity(gram(U)); // 0 for orthonormal columns
+ * ```
+ */
+export function departureFromIdentity(G: Matrix): number {
   const K = G.rows;
   let m = 0;
   for (let i = 0; i < K; i++) {
@@ -36,7 +44,7 @@ function departure(G: Matrix): number {
 export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
   let X = U;
   let G = gram(X);
-  let err = departure(G);
+  let err = departureFromIdentity(G);
   for (let step = 0; step < maxSteps && err > ROUNDING_ORTHONORMALITY; step++) {
     if (!(err < 0.5)) throw new RangeError(`orthonormalise: max|UᵀU − I| = ${err}, need < 0.5`);
     const K = X.cols;
@@ -48,7 +56,7 @@ export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
     // so the check is only repeated from further away.
     if (err < 1e-7) break;
     G = gram(X);
-    const next = departure(G);
+    const next = departureFromIdentity(G);
     if (!(next < err)) break; // at rounding level already
     err = next;
   }

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "./errors.ts";
 import type { Matrix } from "./matrix.ts";
+import { departureFromIdentity } from "./orthonormalise.ts";
 import { gram } from "./products.ts";
 
 /**
@@ -68,16 +69,7 @@ export function checkMatrix(name: string, value: unknown, rows?: number, cols?: 
  * ```
  */
 export function orthonormalityError(U: Matrix): number {
-  const G = gram(U);
-  const K = U.cols;
-  let m = 0;
-  for (let i = 0; i < K; i++) {
-    for (let j = 0; j < K; j++) {
-      const v = Math.abs(G.data[i * K + j] - (i === j ? 1 : 0));
-      if (v > m || v !== v) m = v;
-    }
-  }
-  return m;
+  return departureFromIdentity(gram(U));
 }
 
 /** Largest accepted `max |UᵀU − I|` for a start point or proximal anchor. */
