@@ -17,7 +17,7 @@ import { polarFactor } from "./polar.ts";
 import { frobeniusNorm } from "./products.ts";
 import { checkChoice, checkKeys, checkMatrix, checkNumber, checkOrthonormal } from "./validate.ts";
 import { closedFormVjp } from "./vjp_closed_form.ts";
-import { ddnVjp, type SchurMethod } from "./vjp_ddn.ts";
+import { ddnVjp, SCHUR_METHODS, type SchurMethod } from "./vjp_ddn.ts";
 
 /** The backward methods. */
 export const ETF_VJP_METHODS = ["ddn", "closed-form"] as const;
@@ -39,7 +39,7 @@ export type NearestEtfVjpOptions = {
   delta?: number;
   /** Default "ddn" (the paper's). */
   method?: EtfVjpMethod;
-  /** DDN only: how the K(K+1)/2 Schur system is solved (advanced), default "auto". */
+  /** DDN only: how the K(K+1)/2 Schur system is solved (advanced), default "auto" (see {@link SchurMethod}). */
   schur?: SchurMethod;
 };
 
@@ -88,11 +88,7 @@ export function nearestEtfVjp(
   checkMatrix("options.prox", options.prox, d, K);
   const delta = checkNumber("options.delta", options.delta ?? 1e-3, { min: 0, minExclusive: true });
   const method = checkChoice("options.method", options.method ?? "ddn", ETF_VJP_METHODS);
-  const schur = checkChoice(
-    "options.schur",
-    options.schur ?? "auto",
-    ["auto", "dense", "eigen"] as const,
-  );
+  const schur = checkChoice("options.schur", options.schur ?? "auto", SCHUR_METHODS);
   // The closed-form forward validated these very inputs (same entries) and kept its factors.
   const hit = method === "closed-form" ? cachedRecord(target, U, options.prox, delta) : null;
   if (hit === null) checkOrthonormal("U", U);

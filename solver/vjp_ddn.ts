@@ -25,8 +25,14 @@ import { lu, luSolve } from "./lu.ts";
 import { eye, type Matrix, matrix } from "./matrix.ts";
 import { gram, matmul, matmulNT, matmulTN } from "./products.ts";
 
-/** How the K(K+1)/2 Schur system is solved; "auto" is dense for K ≤ 16, eigen above. */
-export type SchurMethod = "auto" | "dense" | "eigen";
+/**
+ * How the K(K+1)/2 Schur system is solved: "auto" is dense for K ≤ 16, eigen above; "dense-lu"
+ * is the dense path with its LU fallback forced (to test that path).
+ */
+export type SchurMethod = "auto" | "dense" | "dense-lu" | "eigen";
+
+/** Every {@link SchurMethod}. */
+export const SCHUR_METHODS: readonly SchurMethod[] = ["auto", "dense", "dense-lu", "eigen"];
 
 /** Largest K for which "auto" uses the dense (paper's) Schur solve. */
 export const DENSE_SCHUR_MAX_K = 16;
@@ -74,9 +80,10 @@ export function ddnVjp(
   for (let i = 0; i < K; i++) {
     for (let j = 0; j < K; j++) R.data[i * K + j] = -(Utw.data[i * K + j] + Utw.data[j * K + i]);
   }
-  const useDense = schur === "dense" || (schur === "auto" && K <= DENSE_SCHUR_MAX_K);
+  const useDense = schur === "dense" || schur === "dense-lu" ||
+    (schur === "auto" && K <= DENSE_SCHUR_MAX_K);
   // SBinv = S̃·B⁻¹ with S̃ the symmetric multiplier, so that T·s = U·S̃·B⁻¹.
-  const SBinv = useDense ? denseSchur(U, L, R) : eigenSchur(B, R);
+  const SBinv = useDense ? denseSchur(U, L, R, schur === "dense-lu") : eigenSchur(B, R);
   const u = matmul(U, SBinv);
   for (let i = 0; i < u.data.length; i++) u.data[i] += w.data[i];
   const out = centreRows(u);
@@ -91,7 +98,7 @@ function vechIndex(i: number, j: number, K: number): number {
 }
 
 /** Dense K(K+1)/2 Schur solve as the paper (Cholesky, LU fallback); returns S̃·B⁻¹. */
-function denseSchur(U: Matrix, L: Matrix, R: Matrix): Matrix {
+function denseSchur(U: Matrix, L: Matrix, R: Matrix, forceLu: boolean): Matrix {
   const K = U.cols, n = (K * (K + 1)) / 2;
   const Binv = choleskySolve(L, eye(K));
   const G = gram(U); // UᵀU (≈ I; the dense path does not assume it)
@@ -118,7 +125,7 @@ function denseSchur(U: Matrix, L: Matrix, R: Matrix): Matrix {
   for (let jj = 0; jj < K; jj++) {
     for (let ii = jj; ii < K; ii++) rhs.data[vechIndex(ii, jj, K)] = R.data[ii * K + jj];
   }
-  const Ls = tryCholesky(S);
+  const Ls = forceLu ? null : tryCholesky(S);
   let s: Matrix;
   if (Ls !== null) {
     s = choleskySolve(Ls, rhs);

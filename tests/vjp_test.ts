@@ -101,6 +101,11 @@ Deno.test("vjp: dense (paper's) and eigenbasis Schur solves agree", () => {
     const dense = nearestEtfVjp(Y, U, dU, { prox, schur: "dense" });
     const eigen = nearestEtfVjp(Y, U, dU, { prox, schur: "eigen" });
     assertAtMost(relativeMaxError(dense, eigen), 1e-11, `(${d},${K})`);
+    if (K <= 12) {
+      // The LU fallback of the dense path (forced) solves the same system.
+      const viaLu = nearestEtfVjp(Y, U, dU, { prox, schur: "dense-lu" });
+      assertAtMost(relativeMaxError(viaLu, eigen), 1e-11, `LU (${d},${K})`);
+    }
   }
 });
 
