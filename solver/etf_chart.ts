@@ -83,17 +83,9 @@ export class EtfLocalModel implements LocalModel<Matrix> {
   }
 
   #prepare(): void {
-    const { d, K, delta } = this.#problem;
+    const { d, K } = this.#problem;
     const xte = this.#XtE.data;
-    // D = (2/(K−1))·M + δ·I − sym(XᵀE)
-    const D = matrix(K, K);
-    const a = 2 / (K - 1);
-    for (let i = 0; i < K; i++) {
-      for (let j = 0; j < K; j++) {
-        const m = (i === j ? 1 : 0) - 1 / K;
-        D.data[i * K + j] = a * m + (i === j ? delta : 0) - 0.5 * (xte[i * K + j] + xte[j * K + i]);
-      }
-    }
+    const D = this.#problem.lagrangianMatrix(this.#XtE); // (2/(K−1))·M + δ·I − sym(XᵀE)
     const { values, vectors: Q } = symmetricEigen(D);
     const w = new Float64Array(this.size);
     for (let i = 0; i < K; i++) {

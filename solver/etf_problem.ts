@@ -106,6 +106,24 @@ export class EtfProblem {
     return out;
   }
 
+  /**
+   * `B = (2/(K−1))·M + δ·I − sym(S)` for `S = Uᵀ∇f(U)` (K×K): the Euclidean Hessian's K×K
+   * factor minus the Lagrange multipliers. It is the Lagrangian Hessian `H[V] = V·B` of the DDN
+   * backward, and the matrix D of the Riemannian Hessian `(Ω, N) ↦ (skew(Ω·D), N·D)`.
+   */
+  lagrangianMatrix(UtE: Matrix): Matrix {
+    const { K, delta } = this;
+    const B = matrix(K, K);
+    const a = 2 / (K - 1), s = UtE.data;
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) {
+        const m = (i === j ? 1 : 0) - 1 / K;
+        B.data[i * K + j] = a * m + (i === j ? delta : 0) - 0.5 * (s[i * K + j] + s[j * K + i]);
+      }
+    }
+    return B;
+  }
+
   /** The Euclidean Hessian applied to V, ∇²f(U)[V] (independent of U). */
   ehess(_U: Matrix, V: Matrix, out: Matrix = matrix(this.d, this.K)): Matrix {
     centreRows(V, out);

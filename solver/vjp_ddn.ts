@@ -52,17 +52,8 @@ export function ddnVjp(
   v: Matrix,
   schur: SchurMethod = "auto",
 ): Matrix {
-  const { K, delta } = problem;
-  const UtE = matmulTN(U, problem.egrad(U));
-  const B = matrix(K, K);
-  const a = 2 / (K - 1);
-  for (let i = 0; i < K; i++) {
-    for (let j = 0; j < K; j++) {
-      const m = (i === j ? 1 : 0) - 1 / K;
-      B.data[i * K + j] = a * m + (i === j ? delta : 0) -
-        0.5 * (UtE.data[i * K + j] + UtE.data[j * K + i]);
-    }
-  }
+  const K = problem.K;
+  const B = problem.lagrangianMatrix(matmulTN(U, problem.egrad(U)));
   const L = tryCholesky(B);
   if (L === null) {
     throw new InvalidArgumentError(
