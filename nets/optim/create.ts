@@ -1,0 +1,73 @@
+/**
+ * Builds an optimiser by name with the defaults of METHOD.md section 6.
+ *
+ * @module
+ */
+import type { Parameter } from "../model.ts";
+import { adam } from "./adam.ts";
+import { agd } from "./agd.ts";
+import type { Optimiser, OptimiserName } from "./optimiser.ts";
+import { sgd } from "./sgd.ts";
+
+/**
+ * Settings for any optimiser; each uses what applies to it (AGD: gain; SGD: lr, momentum,
+ * weightDecay; Adam/AdamW: lr, betas, eps, weightDecay). Unset values take the defaults.
+ *
+ * @example
+ * ```ts
+ * const s: OptimiserSettings = { lr: 0.1 };
+ * ```
+ */
+export type OptimiserSettings = {
+  lr?: number;
+  gain?: number;
+  momentum?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+};
+
+/** Default learning rates: SGD 0.05 (METHOD.md), Adam/AdamW 1e-3 (PyTorch's); AGD has none. */
+export const DEFAULT_LR: Record<OptimiserName, number | null> = {
+  AGD: null,
+  SGD: 0.05,
+  Adam: 1e-3,
+  AdamW: 1e-3,
+};
+
+/**
+ * The optimiser `name` over `parameters`.
+ *
+ * @example
+ * ```ts
+ * const opt = createOptimiser("SGD", backbone.parameters, { lr: 0.1 });
+ * ```
+ */
+export function createOptimiser(
+  name: OptimiserName,
+  parameters: readonly Parameter[],
+  settings: OptimiserSettings = {},
+): Optimiser {
+  for (const [key, value] of Object.entries(settings)) {
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value))) {
+      throw new RangeError(`optimiser setting ${key}: got ${value}, allowed: a finite number`);
+    }
+  }
+  if (settings.lr !== undefined && !(settings.lr > 0)) {
+    throw new RangeError(`--lr: got ${settings.lr}, allowed: a number > 0`);
+  }
+  switch (name) {
+    case "AGD":
+      if (settings.gain !== undefined && !(settings.gain > 0)) {
+        throw new RangeError(`--gain: got ${settings.gain}, allowed: a number > 0`);
+      }
+      return agd(parameters, { gain: settings.gain });
+    case "SGD":
+      return sgd(parameters, settings);
+    case "Adam":
+      return adam(parameters, settings, false);
+    case "AdamW":
+      return adam(parameters, settings, true);
+  }
+}

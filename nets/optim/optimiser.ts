@@ -1,0 +1,65 @@
+/**
+ * The optimiser interface and factory (METHOD.md section 6): AGD, SGD, Adam, AdamW. Every
+ * update is made of tensor ops (no reads back to the CPU), so a step never blocks the GPU.
+ *
+ * @module
+ */
+import type { Parameter } from "../model.ts";
+import type { tf } from "../tf.ts";
+
+/** The optimiser names, as the `--optimiser` flag spells them. */
+export const OPTIMISER_NAMES = ["AGD", "SGD", "Adam", "AdamW"] as const;
+/** An optimiser name. */
+export type OptimiserName = typeof OPTIMISER_NAMES[number];
+
+/**
+ * An optimiser over a fixed list of parameters.
+ *
+ * @example
+ * ```ts
+ * const { grads } = tf.variableGrads(lossFn, vars);
+ * const { eta } = optimiser.step(grads); // AGD returns η (a scalar tensor) for logging
+ * ```
+ */
+export interface Optimiser {
+  readonly name: OptimiserName;
+  /** The parameters it updates. */
+  readonly parameters: readonly Parameter[];
+  /**
+   * Updates every parameter from its gradient (keyed by `variable.name`, as
+   * `tf.variableGrads` returns them). Returns AGD's η as a scalar tensor (undefined otherwise);
+   * the caller owns (and disposes) it.
+   */
+  step(grads: tf.NamedTensorMap): { eta?: tf.Scalar };
+  /** Named state tensors (momentum buffers, moments) for checkpoints, and the step count. */
+  state(): { step: number; tensors: Map<string, tf.Tensor> };
+  /** Frees the optimiser's state. */
+  dispose(): void;
+}
+
+/**
+ * Parses an optimiser name (case-insensitive), or a clear error.
+ *
+ * @example
+ * ```ts
+ * parseOptimiser("agd"); // "AGD"
+ * ```
+ */
+export function parseOptimiser(name: string, argument = "--optimiser"): OptimiserName {
+  const found = OPTIMISER_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
+  if (found === undefined) {
+    throw new RangeError(
+      `${argument}: unknown optimiser ${JSON.stringify(name)}; allowed: ${
+        OPTIMISER_NAMES.join(", ")
+      }`,
+    );
+  }
+  return found;
+}
+
+/** Gradient for `p`, or a clear error when the gradient map lacks it. */
+export function gradientOf(grads: tf.NamedTensorMap, p: Parameter): tf.Tensor {
+  const g = grads[p.variable.name];
+  if (g === undefined) throw new Error(`optimiser: no gradient for parameter ${p.name}`);
+  return g;
+}
