@@ -80,9 +80,9 @@ export interface Head {
  */
 export function normaliseFeatures(hRaw: tf.Tensor2D, temperature: number): tf.Tensor2D {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.sum(tf.square(hRaw), 1, true));
-    const safe = tf.where(tf.greater(norm, 0), norm, tf.onesLike(norm));
-    return tf.mul(temperature, tf.div(hRaw, safe)) as tf.Tensor2D;
+    // max(‖h‖, 1e-12) rather than a where(): comparison ops have no gradient in tfjs.
+    const norm = tf.maximum(tf.sqrt(tf.sum(tf.square(hRaw), 1, true)), 1e-12);
+    return tf.mul(temperature, tf.div(hRaw, norm)) as tf.Tensor2D;
   });
 }
 
