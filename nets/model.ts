@@ -46,10 +46,12 @@ export interface Backbone {
   /** Non-trainable state (BatchNorm running statistics, counters), PyTorch names. */
   readonly buffers: readonly Parameter[];
   /**
-   * Raw features for a batch. `training` selects batch statistics (and updates running ones)
-   * or running statistics. For the UFM the input is the int32 tensor of sample indices.
+   * Raw features for a batch. `training` selects batch statistics or running statistics;
+   * `updateStatistics` (default: `training`) says whether a training forward updates the
+   * running statistics — false for the extra features-only forward of the implicit method on
+   * WebGPU, so a step updates them once. For the UFM the input is the int32 tensor of indices.
    */
-  features(x: tf.Tensor, training: boolean): tf.Tensor2D;
+  features(x: tf.Tensor, training: boolean, updateStatistics?: boolean): tf.Tensor2D;
   /** Frees every variable. */
   dispose(): void;
 }

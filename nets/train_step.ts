@@ -1,0 +1,149 @@
+/**
+ * One training step, shared by every method (standard, fixed, implicit), backbone, optimiser
+ * and loss: forward, loss, gradients, optimiser update, head bookkeeping, and the step's
+ * metrics (METHOD.md section 6) — loss, batch top-1/top-5, mean cosine similarity
+ * `cos(h_i − mean_j h_j, w_{y_i} − mean_j w_{y_j})` (ε = 1e-6) and AGD's η — read back with a
+ * single `await data()`, so a step blocks the GPU once.
+ *
+ * Everything runs inside `tf.tidy`; only parameters, optimiser state and head state persist.
+ * The implicit head on WebGPU (no synchronous reads) takes one extra features-only forward:
+ * its target Y is read asynchronously and the node solved before the gradient pass.
+ *
+ * @module
+ */
+import type { Head } from "./heads/head.ts";
+import { normaliseFeatures } from "./heads/head.ts";
+import type { GeometryStats } from "./heads/closest_etf_geometry.ts";
+import type { ImplicitHead } from "./heads/implicit.ts";
+import { loss, type LossName } from "./losses.ts";
+import type { Backbone } from "./model.ts";
+import type { Optimiser } from "./optim/optimiser.ts";
+import { tf } from "./tf.ts";
+
+/**
+ * What a step trains.
+ *
+ * @example
+ * ```ts
+ * const setup: TrainingSetup = { backbone, head, optimiser, loss: "CrossEntropyLoss", temperature: 5 };
+ * ```
+ */
+export type TrainingSetup = {
+  backbone: Backbone;
+  head: Head;
+  optimiser: Optimiser;
+  loss: LossName;
+  /** τ: features are normalised to this radius. */
+  temperature: number;
+};
+
+/**
+ * The metrics of one step (batch statistics, before the update's effect).
+ *
+ * @example
+ * ```ts
+ * const m = await trainStep(setup, x, y); console.log(m.loss, m.top1);
+ * ```
+ */
+export type StepMetrics = {
+  loss: number;
+  /** Fraction of the batch whose top logit is the label. */
+  top1: number;
+  /** Fraction whose label is among the top min(5, K) logits. */
+  top5: number;
+  /** Mean cosine similarity of centred features and centred label classifiers. */
+  cosine: number;
+  /** AGD's η (absent for other optimisers). */
+  eta?: number;
+  /** The implicit head's solver diagnostics. */
+  solver?: GeometryStats;
+};
+
+/** Backends whose tensors cannot be read synchronously. */
+function asyncOnly(): boolean {
+  return tf.getBackend() === "webgpu";
+}
+
+function isImplicit(head: Head): head is ImplicitHead {
+  return head.method === "implicit";
+}
+
+/**
+ * Batch metrics as a tensor [top1, top5, cosine] for logits (N×K), labels, features h (N×d)
+ * and classifier W (K×d).
+ *
+ * @example
+ * ```ts
+ * const [top1, top5, cos] = batchMetrics(logits, labels, h, W).dataSync();
+ * ```
+ */
+export function batchMetrics(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  h: tf.Tensor2D,
+  W: tf.Tensor2D,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const K = logits.shape[1];
+    const y = tf.cast(labels, "int32");
+    const hits = (k: number) => {
+      const idx = tf.topk(logits, Math.min(k, K)).indices; // N×k
+      return tf.mean(tf.cast(tf.any(tf.equal(idx, tf.reshape(y, [-1, 1])), 1), "float32"));
+    };
+    const hc = tf.sub(h, tf.mean(h, 0, true));
+    const wy = tf.gather(W, y);
+    const wc = tf.sub(wy, tf.mean(wy, 0, true));
+    const eps = 1e-6;
+    const norms = tf.mul(
+      tf.maximum(tf.norm(hc, "euclidean", 1), eps),
+      tf.maximum(tf.norm(wc, "euclidean", 1), eps),
+    );
+    const cos = tf.mean(tf.div(tf.sum(tf.mul(hc, wc), 1), norms));
+    return tf.stack([hits(1), hits(5), cos]) as tf.Tensor1D;
+  });
+}
+
+/**
+ * One training step on the batch (x, labels): updates the parameters, the BatchNorm running
+ * statistics and the head's state, and returns the step's metrics.
+ *
+ * @example
+ * ```ts
+ * for (const [x, y] of batches) console.log(await trainStep(setup, x, y));
+ * ```
+ */
+export async function trainStep(
+  setup: TrainingSetup,
+  x: tf.Tensor,
+  labels: tf.Tensor1D,
+): Promise<StepMetrics> {
+  const { backbone, head, optimiser, temperature } = setup;
+  if (isImplicit(head) && asyncOnly()) {
+    const h = tf.tidy(() => normaliseFeatures(backbone.features(x, true, false), temperature));
+    await head.prepare(h, labels);
+    h.dispose();
+  }
+  const variables = [...backbone.parameters, ...head.parameters].map((p) => p.variable);
+  const summary = tf.tidy(() => {
+    let metrics: tf.Tensor1D | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const h = normaliseFeatures(backbone.features(x, true), temperature);
+      const out = head.forward(h, labels, true);
+      metrics = tf.keep(batchMetrics(out.logits, labels, h, out.W));
+      return loss(setup.loss, out.logits, labels);
+    }, variables);
+    const { eta } = optimiser.step(grads);
+    const m = metrics as unknown as tf.Tensor1D;
+    const parts = [tf.reshape(value, [1]), m, tf.reshape(eta ?? tf.scalar(NaN), [1])];
+    const all = tf.concat(parts);
+    m.dispose();
+    return all;
+  });
+  head.afterStep();
+  const v = await summary.data();
+  summary.dispose();
+  const result: StepMetrics = { loss: v[0], top1: v[1], top5: v[2], cosine: v[3] };
+  if (optimiser.name === "AGD") result.eta = v[4];
+  if (isImplicit(head) && head.lastStats !== null) result.solver = head.lastStats;
+  return result;
+}

@@ -1,0 +1,110 @@
+/**
+ * The shared training step: every method trains a tiny backbone, leaks no tensors (the count
+ * after step 5 equals the count after step 50), reports consistent metrics, and learns.
+ */
+import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
+import { tf } from "../nets/tf.ts";
+import type { Backbone, Parameter } from "../nets/model.ts";
+import { fixedEtfHead } from "../nets/heads/fixed.ts";
+import { standardHead } from "../nets/heads/standard.ts";
+import { implicitHead } from "../nets/heads/implicit.ts";
+import type { Head, MethodName } from "../nets/heads/head.ts";
+import { createOptimiser } from "../nets/optim/create.ts";
+import type { OptimiserName } from "../nets/optim/optimiser.ts";
+import { batchMetrics, trainStep } from "../nets/train_step.ts";
+
+await tf.setBackend("cpu");
+
+const IN = 8, D = 6, K = 3, N = 12;
+
+/** A one-layer backbone: h_raw = relu(x·V). */
+function tinyBackbone(seed: number): Backbone {
+  const V = tf.variable(tf.randomNormal([IN, D], 0, 0.5, "float32", seed));
+  const parameters: Parameter[] = [{ name: "fc1.weight", variable: V, kind: "dense" }];
+  return {
+    name: "tiny",
+    featureDim: D,
+    parameters,
+    buffers: [],
+    features: (x) => tf.relu(tf.matMul(x as tf.Tensor2D, V)) as tf.Tensor2D,
+    dispose: () => V.dispose(),
+  };
+}
+
+function head(method: MethodName): Head {
+  if (method === "standard") {
+    return standardHead({ featureDim: D, numClasses: K, bias: false, seed: 2 });
+  }
+  if (method === "fixed") return fixedEtfHead({ featureDim: D, numClasses: K });
+  return implicitHead({ featureDim: D, numClasses: K });
+}
+
+/** A separable toy batch: class k lights up input coordinates 2k and 2k+1. */
+function toyBatch(): { x: tf.Tensor2D; y: tf.Tensor1D } {
+  const labels = Array.from({ length: N }, (_, i) => i % K);
+  const xs = labels.map((k, i) =>
+    Array.from(
+      { length: IN },
+      (_, j) => (j === 2 * k || j === 2 * k + 1 ? 1 : 0) + 0.1 * Math.sin(i + j),
+    )
+  );
+  return { x: tf.tensor2d(xs), y: tf.tensor1d(labels, "int32") };
+}
+
+for (const method of ["standard", "fixed", "implicit"] as const) {
+  for (const optimiser of ["AGD", "SGD"] as OptimiserName[]) {
+    Deno.test(`train step: ${method} + ${optimiser} learns and leaks no tensors`, async () => {
+      const backbone = tinyBackbone(1);
+      const h = head(method);
+      const params = [...backbone.parameters, ...h.parameters];
+      const opt = createOptimiser(optimiser, params, optimiser === "SGD" ? { lr: 0.1 } : {});
+      const setup = {
+        backbone,
+        head: h,
+        optimiser: opt,
+        loss: "CrossEntropyLoss" as const,
+        temperature: 5,
+      };
+      const { x, y } = toyBatch();
+      const losses: number[] = [];
+      let after5 = 0;
+      for (let step = 1; step <= 50; step++) {
+        const m = await trainStep(setup, x, y);
+        losses.push(m.loss);
+        assert(
+          Number.isFinite(m.loss) && m.top1 >= 0 && m.top1 <= 1 && m.top5 === 1,
+          JSON.stringify(m),
+        );
+        assert(Math.abs(m.cosine) <= 1 + 1e-6);
+        assertEquals(m.eta !== undefined, optimiser === "AGD");
+        assertEquals(m.solver !== undefined, method === "implicit");
+        if (step === 5) after5 = tf.memory().numTensors;
+      }
+      assertEquals(tf.memory().numTensors, after5, "tensors after step 50 vs step 5");
+      assert(losses[49] < losses[0], `loss ${losses[0]} → ${losses[49]}`);
+      tf.dispose([x, y]);
+      opt.dispose();
+      h.dispose();
+      backbone.dispose();
+    });
+  }
+}
+
+Deno.test("train step: batch metrics by hand", () => {
+  const logits = tf.tensor2d([[3, 1, 2], [0, 5, 1], [1, 0, 2]]);
+  const labels = tf.tensor1d([0, 2, 1], "int32");
+  const h = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
+  const W = tf.tensor2d([[1, 0], [0, 1], [-1, -1]]);
+  const [top1, top5, cos] = batchMetrics(logits, labels, h, W).dataSync();
+  assertAlmostEquals(top1, 1 / 3, 1e-7); // only row 0 is right
+  assertAlmostEquals(top5, 1, 1e-7); // K = 3 < 5: every label is in the top 3
+  // centred h: [[1/3,−2/3],[−2/3,1/3],[1/3,1/3]]; w_y rows [1,0],[−1,−1],[0,1], mean [0,0]
+  const hc = [[1 / 3, -2 / 3], [-2 / 3, 1 / 3], [1 / 3, 1 / 3]], wc = [[1, 0], [-1, -1], [0, 1]];
+  const expected = hc.reduce(
+    (a, v, i) =>
+      a + (v[0] * wc[i][0] + v[1] * wc[i][1]) / (Math.hypot(...v) * Math.hypot(...wc[i])),
+    0,
+  ) / 3;
+  assertAlmostEquals(cos, expected, 1e-6);
+  tf.dispose([logits, labels, h, W]);
+});
