@@ -16,6 +16,13 @@
  *   cost, since that is the only way to get AᵀA from it); same for mathjs.
  * mathjs has no Cholesky and no SVD. Slow library cases get a fixed small iteration count.
  *
+ * For Cholesky, symmetric eigen and the thin SVD there is a third variant, "ml-matrix incl.
+ * conversion": it starts from our row-major `Matrix`, copies it into an ml-matrix `Matrix`, runs
+ * the decomposition and copies the outputs back into our `Matrix`/`Float64Array` form with the
+ * orientation ours returns (L; eigenvalues ascending with eigenvectors as columns; U, S descending,
+ * V). That is what our solver would pay to use the library. Both copies use ml-matrix's public API
+ * (`new Matrix(rows)` from row views of our storage, `get(i, j)` on the way back).
+ *
  * @module
  */
 import {
@@ -42,6 +49,41 @@ const rng = new Rng(2024);
 function triple(A: Matrix): { ours: Matrix; ml: MlMatrix; mj: math.Matrix } {
   const rows = toRows(A);
   return { ours: A, ml: new MlMatrix(rows), mj: math.matrix(rows) };
+}
+
+/** Our row-major matrix → ml-matrix (one copy per row, from views of our storage). */
+function toMl(A: Matrix): MlMatrix {
+  const rows: Float64Array[] = [];
+  for (let i = 0; i < A.rows; i++) rows.push(A.data.subarray(i * A.cols, (i + 1) * A.cols));
+  return new MlMatrix(rows);
+}
+
+/** ml-matrix → our row-major matrix. */
+function fromMl(M: MlMatrix): Matrix {
+  const r = M.rows, c = M.columns, out = matrix(r, c), d = out.data;
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) d[i * c + j] = M.get(i, j);
+  return out;
+}
+
+/** Cholesky through ml-matrix, from and to our format. */
+function mlCholesky(A: Matrix): Matrix {
+  return fromMl(new CholeskyDecomposition(toMl(A)).lowerTriangularMatrix);
+}
+
+/** Symmetric eigen through ml-matrix, from and to our format (values ascending, as tql2 sorts). */
+function mlEigen(A: Matrix): { values: Float64Array; vectors: Matrix } {
+  const e = new EigenvalueDecomposition(toMl(A), { assumeSymmetric: true });
+  return { values: Float64Array.from(e.realEigenvalues), vectors: fromMl(e.eigenvectorMatrix) };
+}
+
+/** Thin SVD through ml-matrix, from and to our format (S descending, as ml-matrix sorts). */
+function mlSvd(A: Matrix): { U: Matrix; S: Float64Array; V: Matrix } {
+  const f = new SingularValueDecomposition(toMl(A), { autoTranspose: false });
+  return {
+    U: fromMl(f.leftSingularVectors),
+    S: Float64Array.from(f.diagonal),
+    V: fromMl(f.rightSingularVectors),
+  };
 }
 
 function symmetric(n: number): Matrix {
@@ -134,6 +176,13 @@ for (const n of [10, 55, 100]) {
     group,
     fn: () => keep(new CholeskyDecomposition(A.ml).lowerTriangularMatrix),
   });
+  if (n === 100) {
+    Deno.bench({
+      name: `ml-matrix incl. conversion ${group}`,
+      group,
+      fn: () => keep(mlCholesky(A.ours)),
+    });
+  }
 }
 
 // --- LU 55×55 ---------------------------------------------------------------------------------
@@ -160,6 +209,11 @@ for (const n of [10, 100]) {
     group,
     fn: () => keep(new EigenvalueDecomposition(A.ml, { assumeSymmetric: true })),
   });
+  Deno.bench({
+    name: `ml-matrix incl. conversion ${group}`,
+    group,
+    fn: () => keep(mlEigen(A.ours)),
+  });
   // mathjs eigs (Jacobi for symmetric input) takes ~250 ms at n = 100.
   Deno.bench({
     name: `mathjs ${group}`,
@@ -170,7 +224,7 @@ for (const n of [10, 100]) {
   });
 }
 {
-  // 1000×1000: ~2 s per call for both, so very few iterations; mathjs is left out (its Jacobi
+  // 1000×1000: ~2 s per call for all three, so very few iterations; mathjs is left out (its Jacobi
   // would take minutes at this size).
   const A = triple(symmetric(1000));
   const group = "eigen 1000×1000";
@@ -189,6 +243,13 @@ for (const n of [10, 100]) {
     warmup: 1,
     fn: () => keep(new EigenvalueDecomposition(A.ml, { assumeSymmetric: true })),
   });
+  Deno.bench({
+    name: `ml-matrix incl. conversion ${group}`,
+    group,
+    n: 3,
+    warmup: 1,
+    fn: () => keep(mlEigen(A.ours)),
+  });
 }
 
 // --- thin SVD of 512×K (mathjs has none) -------------------------------------------------------
@@ -201,6 +262,13 @@ for (const K of [10, 100]) {
     group,
     fn: () => keep(new SingularValueDecomposition(A.ml, { autoTranspose: false })),
   });
+  if (K === 100) {
+    Deno.bench({
+      name: `ml-matrix incl. conversion ${group}`,
+      group,
+      fn: () => keep(mlSvd(A.ours)),
+    });
+  }
 }
 
 addEventListener("unload", () => {

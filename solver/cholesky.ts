@@ -3,8 +3,8 @@
  * factor from the left (`A·X = B`) and from the right (`X·A = V`, the hot path of the solver).
  *
  * Only the lower triangle (diagonal included) of A is read. Every loop runs along contiguous
- * rows of the row-major storage: the factorisation forms dot products of rows of L, and both
- * triangular solves are written as row operations.
+ * rows of the row-major storage: the factorisation forms dot products of rows of L (four at a
+ * time, sharing the loads of one row), and both triangular solves are written as row operations.
  *
  * @module
  */
@@ -87,18 +87,51 @@ function factor(A: Matrix): Matrix | NotPositiveDefiniteError {
   const l = L.data;
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    for (let j = 0; j < i; j++) {
-      const rj = j * n;
-      let s0 = a[ri + j], s1 = 0, k = 0;
-      for (; k + 1 < j; k += 2) {
-        s0 -= l[ri + k] * l[rj + k];
-        s1 -= l[ri + k + 1] * l[rj + k + 1];
+    // Row i of L, four entries at a time: l_ij = (a_ij − Σ_{k<j} l_ik·l_jk) / l_jj. The four dot
+    // products share the loads of row i (register blocking, ≈ 1.5× a plain dot product at n =
+    // 100); the terms with k inside the block of four are added once their l_ik are known.
+    let j = 0;
+    for (; j + 3 < i; j += 4) {
+      const r0 = j * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < j; k++) {
+        const x = l[ri + k];
+        s0 += x * l[r0 + k];
+        s1 += x * l[r1 + k];
+        s2 += x * l[r2 + k];
+        s3 += x * l[r3 + k];
       }
-      if (k < j) s0 -= l[ri + k] * l[rj + k];
-      l[ri + j] = (s0 + s1) / l[rj + j];
+      const y0 = (a[ri + j] - s0) / l[r0 + j];
+      const y1 = (a[ri + j + 1] - (s1 + y0 * l[r1 + j])) / l[r1 + j + 1];
+      const y2 = (a[ri + j + 2] - (s2 + y0 * l[r2 + j] + y1 * l[r2 + j + 1])) / l[r2 + j + 2];
+      const y3 = (a[ri + j + 3] -
+        (s3 + y0 * l[r3 + j] + y1 * l[r3 + j + 1] + y2 * l[r3 + j + 2])) / l[r3 + j + 3];
+      l[ri + j] = y0;
+      l[ri + j + 1] = y1;
+      l[ri + j + 2] = y2;
+      l[ri + j + 3] = y3;
     }
-    let d = a[ri + i];
-    for (let k = 0; k < i; k++) d -= l[ri + k] * l[ri + k];
+    for (; j < i; j++) {
+      const rj = j * n;
+      let s0 = 0, s1 = 0, k = 0;
+      for (; k + 1 < j; k += 2) {
+        s0 += l[ri + k] * l[rj + k];
+        s1 += l[ri + k + 1] * l[rj + k + 1];
+      }
+      if (k < j) s0 += l[ri + k] * l[rj + k];
+      l[ri + j] = (a[ri + j] - (s0 + s1)) / l[rj + j];
+    }
+    // Pivot a_ii − Σ_{k<i} l_ik², four accumulators.
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
+    for (; k + 3 < i; k += 4) {
+      const x0 = l[ri + k], x1 = l[ri + k + 1], x2 = l[ri + k + 2], x3 = l[ri + k + 3];
+      s0 += x0 * x0;
+      s1 += x1 * x1;
+      s2 += x2 * x2;
+      s3 += x3 * x3;
+    }
+    for (; k < i; k++) s0 += l[ri + k] * l[ri + k];
+    const d = a[ri + i] - ((s0 + s1) + (s2 + s3));
     if (!(d > 0) || d === Infinity) return new NotPositiveDefiniteError(i, d);
     l[ri + i] = Math.sqrt(d);
   }

@@ -197,6 +197,20 @@ Deno.test("cholesky: L lower with positive diagonal and LLᵀ = A (random SPD, n
   }
 });
 
+Deno.test("cholesky: every size 4 … 9 and 17 (the four-column blocks' remainders)", () => {
+  const rng = new Rng(26);
+  for (const n of [4, 5, 6, 7, 8, 9, 17]) {
+    const A = randomSpd(rng, n);
+    const L = cholesky(A);
+    for (let i = 0; i < n; i++) {
+      assert(L.data[i * n + i] > 0, `L[${i}][${i}] > 0`);
+      for (let j = i + 1; j < n; j++) assert(L.data[i * n + j] === 0, `L[${i}][${j}] = 0`);
+    }
+    // Same backward-stability bound as the random SPD test above.
+    assertLe(maxAbsDiff(matmulNT(L, L), A), 4 * n * EPS * maxAbs(A), `LLᵀ − A, n = ${n}`);
+  }
+});
+
 Deno.test("cholesky: only the lower triangle is read", () => {
   const A = randomSpd(new Rng(22), 6);
   const B = A.data.slice();
@@ -440,6 +454,45 @@ Deno.test("symmetricEigen: known spectrum of tridiag(−1, 2, −1) and of diago
   assert(Z.values.every((v) => v === 0), "zero matrix has zero eigenvalues");
   const one = checkEigen(fromRows([[-7.5]]), "1×1");
   assert(one.values[0] === -7.5 && Math.abs(one.vectors.data[0]) === 1, "1×1");
+});
+
+Deno.test("symmetricEigen: every size 4 … 9 and 17 (blocked kernels' remainders), block-diagonal", () => {
+  // The reduction, the accumulation of Q and the QL rotations work on two or four rows at a time;
+  // these sizes reach every remainder. Same bounds as checkEigen (backward stability).
+  const rng = new Rng(43);
+  for (const n of [4, 5, 6, 7, 8, 9, 17]) {
+    const G = randomNormal(rng, n, n), A = matrix(n, n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) A.data[i * n + j] = G.data[i * n + j] + G.data[j * n + i];
+    }
+    checkEigen(A, `random symmetric n = ${n}`);
+  }
+  // Block-diagonal (6×6 and 5×5 blocks): the reduction meets a row that is already tridiagonal
+  // (no reflection) while an update from the previous step is still pending.
+  const B = matrix(11, 11);
+  for (const [o, m] of [[0, 6], [6, 5]]) {
+    const G = randomNormal(rng, m, m);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        B.data[(o + i) * 11 + o + j] = G.data[i * m + j] + G.data[j * m + i];
+      }
+    }
+  }
+  const { values } = checkEigen(B, "block-diagonal 6 + 5");
+  // The spectrum is the union of the blocks' spectra (each computed on its own).
+  const parts: number[] = [];
+  for (const [o, m] of [[0, 6], [6, 5]]) {
+    const Bk = matrix(m, m);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) Bk.data[i * m + j] = B.data[(o + i) * 11 + o + j];
+    }
+    parts.push(...symmetricEigen(Bk).values);
+  }
+  parts.sort((x, y) => x - y);
+  // Both are backward stable: each eigenvalue is within O(n·ε·‖B‖) of the exact one (Weyl).
+  for (let i = 0; i < 11; i++) {
+    assertLe(Math.abs(values[i] - parts[i]), 20 * 11 * EPS * maxAbs(B) * 11, `λ_${i} of 6 + 5`);
+  }
 });
 
 Deno.test("symmetricEigen: decomposes (A + Aᵀ)/2 of a non-symmetric A; rejects bad input", () => {
