@@ -1,0 +1,513 @@
+/**
+ * Backend selection (nets/backend.ts) and the wasm training kernels (nets/wasm_kernels.ts).
+ *
+ * Float32 tolerances, relative to max(1, max |cpu result|):
+ * - Conv2DBackpropFilter: 1e-5. Each entry is a sum of N·Ho·Wo ≤ 300 products; the cpu kernel
+ *   adds them in one order, XNNPACK (behind the composite) in blocks, so the two differ by
+ *   rounding, bounded by ≈ terms·ε₃₂ (ε₃₂ ≈ 1.2e-7) relative to Σ|x·dy|, ≈ 4e-5 at worst and
+ *   ≈ 1e-7 observed.
+ * - MaxPoolGrad, UnsortedSegmentSum: 1e-6 (the same maxima are chosen; each entry adds at most a
+ *   few dy values, in the same order up to float32 rounding).
+ * - WebGPU against cpu: 1e-4 (shaders on llvmpipe use their own summation order and may fuse
+ *   multiply-adds; losses and gradients of a tiny network are sums of a few hundred terms).
+ * - The probe's whole-op comparison (losses and gradients of every training op): 1e-5.
+ */
+import { fileURLToPath } from "node:url";
+import { extname, resolve, sep } from "node:path";
+import { tf } from "../nets/tf.ts";
+import {
+  BACKEND_NAMES,
+  BackendUnavailableError,
+  parseBackendName,
+  selectBackend,
+} from "../nets/backend.ts";
+import { probeWebGpu } from "../nets/backend_webgpu.ts";
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../nets/wasm_kernels.ts";
+import { compareWithCpu, findMissingKernels } from "../nets/backend_probe.ts";
+import { InvalidArgumentError } from "../solver/errors.ts";
+import { assert, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
+
+const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const quiet = { log: () => {} };
+
+/** A seeded generator (LCG), so every run uses the same shapes and values. */
+class Seeded {
+  #s: number;
+  constructor(seed: number) {
+    this.#s = seed >>> 0 || 1;
+  }
+  next(): number {
+    this.#s = (Math.imul(this.#s, 1664525) + 1013904223) >>> 0;
+    return (this.#s + 0.5) / 4294967296;
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.next() * xs.length)];
+  }
+  values(n: number, shift = 0): Float32Array {
+    return Float32Array.from({ length: n }, () => 2 * this.next() - 1 + shift);
+  }
+}
+
+/** max |a − b| / max(1, max |b|). */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assertEquals(a.length, b.length);
+  let scale = 1, worst = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    worst = Math.max(worst, Number.isNaN(d) ? Infinity : d);
+  }
+  return worst / scale;
+}
+
+/** Runs `kernel` with the same inputs on cpu and on wasm; returns [wasm, cpu] values. */
+async function onBothBackends(
+  kernel: string,
+  inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>,
+  attrs: Record<string, unknown>,
+): Promise<[Float32Array, Float32Array, number[]]> {
+  const out: Float32Array[] = [];
+  let shape: number[] = [];
+  for (const backend of ["wasm", "cpu"]) {
+    await tf.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const ins: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(inputs)) {
+      ins[k] = tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? "int32" : "float32");
+    }
+    const result = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
+    out.push(Float32Array.from(await result.data()));
+    shape = result.shape;
+    // The inputs must survive the kernel (its wrappers are reference-counted).
+    for (const [k, t] of Object.entries(ins)) {
+      assertEquals(
+        Array.from(await t.data()),
+        Array.from(inputs[k].values),
+        `${kernel} input ${k}`,
+      );
+    }
+    tf.dispose([result, ...Object.values(ins)]);
+    assertEquals(tf.memory().numTensors, before, `${kernel} on ${backend} leaks tensors`);
+  }
+  return [out[0], out[1], shape];
+}
+
+Deno.test("parseBackendName: accepts the four names, rejects others clearly", () => {
+  assertEquals([...BACKEND_NAMES], ["auto", "webgpu", "wasm", "cpu"]);
+  for (const name of BACKEND_NAMES) assertEquals(parseBackendName(name), name);
+  const e = assertThrows(
+    () => parseBackendName("gpu", "--backend"),
+    InvalidArgumentError,
+    "--backend",
+    '"gpu"',
+    "auto, webgpu, wasm, cpu",
+  );
+  assertEquals(e.argument, "--backend");
+  assertThrows(() => parseBackendName(undefined), InvalidArgumentError, "backend", "undefined");
+});
+
+Deno.test("selectBackend: unknown name and bad threads are clear errors", async () => {
+  for (
+    const [name, options, ...includes] of [
+      ["tpu", {}, "name", '"tpu"', "auto, webgpu, wasm, cpu"],
+      ["wasm", { threads: 0 }, "options.threads", "[1, 8]", "0"],
+      ["wasm", { threads: 1.5 }, "options.threads", "1.5"],
+      ["cpu", { threads: 2 }, "options.threads", "only applies to the wasm backend"],
+    ] as const
+  ) {
+    let caught: unknown;
+    try {
+      await selectBackend(name as "wasm", { ...options, ...quiet });
+    } catch (e) {
+      caught = e;
+    }
+    assert(caught instanceof InvalidArgumentError, `expected InvalidArgumentError, got ${caught}`);
+    for (const s of includes) assert(caught.message.includes(s), `${caught.message} lacks ${s}`);
+  }
+});
+
+Deno.test("selectBackend: cpu and wasm start, log their choice, and cpu prints no banner", async () => {
+  const lines: string[] = [];
+  const cpu = await selectBackend("cpu", { log: (l) => lines.push(l) });
+  assertEquals(cpu, { name: "cpu", reason: "requested" });
+  assertEquals(tf.getBackend(), "cpu");
+  const warnings: unknown[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args);
+  try {
+    tf.tensor([1, 2, 3]).dispose(); // the cpu backend's first write would print the banner
+  } finally {
+    console.warn = warn;
+  }
+  assertEquals(warnings, []);
+
+  const wasm = await selectBackend("wasm", { log: (l) => lines.push(l) });
+  assertEquals(wasm, { name: "wasm", threads: 1, reason: "requested" });
+  assertEquals(tf.getBackend(), "wasm");
+  assertEquals(Array.from(await tf.matMul([[1, 2]], [[3], [4]]).data()), [11]);
+  assertEquals(lines, ["backend: cpu — requested", "backend: wasm (1 thread) — requested"]);
+
+  // Once started, the wasm thread count is fixed for the process: a different one is an error.
+  let caught: unknown;
+  try {
+    await selectBackend("wasm", { threads: 2, ...quiet });
+  } catch (e) {
+    caught = e;
+  }
+  assert(caught instanceof BackendUnavailableError, `got ${caught}`);
+  assertEquals(caught.backend, "wasm");
+  assert(caught.message.startsWith("wasm: already started with 1 thread(s)"), caught.message);
+  await selectBackend("cpu", quiet);
+});
+
+Deno.test("selectBackend: auto picks WebGPU only on a hardware adapter and says why", async () => {
+  const probe = await probeWebGpu();
+  const lines: string[] = [];
+  const info = await selectBackend("auto", { log: (l) => lines.push(l) });
+  assertEquals(lines.length, 1);
+  assert(lines[0].startsWith(`backend: ${info.name}`), lines[0]);
+  assertEquals(tf.getBackend(), info.name);
+  if (!probe.available) {
+    assertEquals(info.name, "wasm");
+    assert(info.reason.includes("no WebGPU") && info.reason.endsWith("using wasm"), info.reason);
+  } else if (probe.fallbackAdapter) {
+    // This machine: Mesa's llvmpipe, isFallbackAdapter true.
+    assertEquals(info.name, "wasm");
+    assertEquals(info.adapter, probe.adapter);
+    assertEquals(info.fallbackAdapter, true);
+    assert(info.reason.includes("software fallback"), info.reason);
+    assert(info.reason.includes(probe.adapter), info.reason);
+    assert(lines[0].includes(probe.adapter), lines[0]);
+  } else {
+    assertEquals(info.name, "webgpu");
+    assertEquals(info.fallbackAdapter, false);
+  }
+  await selectBackend("cpu", quiet);
+});
+
+Deno.test("selectBackend: without navigator.gpu, webgpu is an error and auto falls back", async () => {
+  const nav = globalThis.navigator as unknown as Record<string, unknown>;
+  Object.defineProperty(nav, "gpu", { value: undefined, configurable: true });
+  try {
+    let caught: unknown;
+    try {
+      await selectBackend("webgpu", quiet);
+    } catch (e) {
+      caught = e;
+    }
+    assert(caught instanceof BackendUnavailableError, `got ${caught}`);
+    assertEquals(caught.message, "webgpu: navigator.gpu is not available in this runtime");
+    const info = await selectBackend("auto", quiet);
+    assertEquals(info.name, "wasm");
+    assertEquals(
+      info.reason,
+      "auto: no WebGPU (navigator.gpu is not available in this runtime); using wasm",
+    );
+  } finally {
+    delete nav.gpu;
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("webgpu: registers into nets/tf.ts's engine and matches cpu on conv2d + gradient", async () => {
+  const probe = await probeWebGpu();
+  if (!probe.available) {
+    console.log(`webgpu test skipped: ${probe.reason}`);
+    return;
+  }
+  const run = async () => {
+    const x = tf.tensor4d(new Seeded(11).values(2 * 6 * 6 * 3), [2, 6, 6, 3]);
+    const f = tf.variable(tf.tensor4d(new Seeded(12).values(3 * 3 * 3 * 4), [3, 3, 3, 4]));
+    const w = tf.tensor2d(new Seeded(13).values(4 * 5), [4, 5]);
+    const { value, grads } = tf.variableGrads(() => {
+      const y = tf.relu(tf.conv2d(x, f as tf.Variable<tf.Rank.R4>, 2, "same"));
+      const h = tf.mean(y, [1, 2]);
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([1, 3], "int32"), 5), h.matMul(w));
+    }, [f]);
+    const out = [...(await value.data()), ...(await grads[f.name].data())];
+    tf.dispose([x, f, w, value, grads[f.name]]);
+    return out;
+  };
+  await selectBackend("cpu", quiet);
+  const want = await run();
+  const info = await selectBackend("webgpu", quiet);
+  try {
+    assertEquals(info.name, "webgpu");
+    assertEquals(info.adapter, probe.adapter);
+    const registry = (tf.engine() as unknown as { registryFactory: Record<string, unknown> })
+      .registryFactory;
+    assert("webgpu" in registry, "tfjs-backend-webgpu registered into another engine");
+    assertEquals(tf.getBackend(), "webgpu");
+    const got = await run(); // async reads only: dataSync is unreliable on WebGPU under Deno
+    assertAtMost(relDiff(got, want), 1e-4, "webgpu vs cpu relative difference");
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm kernels: registered for wasm, idempotently", async () => {
+  await selectBackend("wasm", quiet);
+  for (const name of Object.keys(WASM_TRAINING_KERNELS)) {
+    assert(tf.getKernel(name, "wasm")?.kernelFunc === WASM_TRAINING_KERNELS[name], name);
+  }
+  assertEquals(registerWasmTrainingKernels(), []);
+  await selectBackend("cpu", quiet);
+});
+
+Deno.test("wasm Conv2DBackpropFilter matches cpu on random shapes, strides and paddings", async () => {
+  await selectBackend("wasm", quiet);
+  const rng = new Seeded(2024);
+  const cases: string[] = [];
+  try {
+    for (let trial = 0; trial < 40; trial++) {
+      const N = rng.int(1, 3), H = rng.int(3, 9), W = rng.int(3, 9);
+      const Cin = rng.int(1, 4), Cout = rng.int(1, 4);
+      const kh = Math.min(H, rng.pick([1, 2, 3, 3, 5])), kw = Math.min(W, rng.pick([1, 2, 3, 3]));
+      const strides: [number, number] = [rng.int(1, 3), rng.int(1, 3)];
+      const dataFormat = rng.pick(["NHWC", "NHWC", "NCHW"] as const);
+      const padKind = rng.pick(["same", "valid", "explicit", "number"] as const);
+      let pad: unknown = padKind;
+      let dimRoundingMode: string | undefined;
+      if (padKind === "explicit") {
+        const p = [[0, 0], [rng.int(0, 2), rng.int(0, 2)], [rng.int(0, 2), rng.int(0, 2)], [0, 0]];
+        pad = dataFormat === "NHWC" ? p : [p[0], p[3], p[1], p[2]];
+      } else if (padKind === "number") {
+        pad = rng.int(0, 2);
+        dimRoundingMode = rng.pick(["floor", "round", "ceil"]);
+      }
+      const xShape = dataFormat === "NHWC" ? [N, H, W, Cin] : [N, Cin, H, W];
+      const info = tf.backend_util.computeConv2DInfo(
+        xShape as [number, number, number, number],
+        [kh, kw, Cin, Cout],
+        strides,
+        1,
+        pad as "same",
+        dimRoundingMode as "floor",
+        false,
+        dataFormat === "NHWC" ? "channelsLast" : "channelsFirst",
+      );
+      if (info.outHeight <= 0 || info.outWidth <= 0) continue;
+      const dyShape = dataFormat === "NHWC"
+        ? [N, info.outHeight, info.outWidth, Cout]
+        : [N, Cout, info.outHeight, info.outWidth];
+      const [got, want, shape] = await onBothBackends("Conv2DBackpropFilter", {
+        x: { values: rng.values(tf.util.sizeFromShape(xShape)), shape: xShape },
+        dy: { values: rng.values(tf.util.sizeFromShape(dyShape)), shape: dyShape },
+      }, { strides, pad, dataFormat, dimRoundingMode, filterShape: [kh, kw, Cin, Cout] });
+      const what = `x ${xShape} ${dataFormat} k ${kh}x${kw} s ${strides} pad ${
+        JSON.stringify(pad)
+      } ${dimRoundingMode ?? ""}`;
+      assertEquals(shape, [kh, kw, Cin, Cout], what);
+      assertAtMost(relDiff(got, want), 1e-5, what);
+      cases.push(what);
+    }
+    assert(cases.length >= 30, `only ${cases.length} valid random cases`);
+    // A ResNet-like layer with several batch chunks (the composite splits the batch).
+    const [got, want] = await onBothBackends("Conv2DBackpropFilter", {
+      x: { values: rng.values(70 * 16 * 16 * 8), shape: [70, 16, 16, 8] },
+      dy: { values: rng.values(70 * 8 * 8 * 4), shape: [70, 8, 8, 4] },
+    }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 8, 4] });
+    assertAtMost(relDiff(got, want), 1e-5, "70×16×16×8 stride 2 same");
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm MaxPoolGrad matches cpu and a hand computation, negative inputs included", async () => {
+  await selectBackend("wasm", quiet);
+  const rng = new Seeded(7);
+  try {
+    for (let trial = 0; trial < 30; trial++) {
+      const N = rng.int(1, 2), H = rng.int(3, 9), W = rng.int(3, 9), C = rng.int(1, 3);
+      const k = Math.min(H, W, rng.pick([2, 3, 3])), s = rng.int(1, 2);
+      const pad = rng.pick(["same", "valid", 1, 0] as const);
+      const info = tf.backend_util.computePool2DInfo([N, H, W, C], k, s, 1, pad);
+      if (info.outHeight <= 0 || info.outWidth <= 0 || (pad === 1 && k < 2)) continue;
+      const xValues = rng.values(N * H * W * C, trial % 3 === 0 ? -1.5 : 0); // some all-negative
+      const dyShape = [N, info.outHeight, info.outWidth, C];
+      const dyValues = rng.values(tf.util.sizeFromShape(dyShape));
+      await tf.setBackend("cpu");
+      const y = tf.maxPool(tf.tensor4d(xValues, [N, H, W, C]), k, s, pad);
+      const yValues = Float32Array.from(await y.data());
+      y.dispose();
+      const [got, want] = await onBothBackends("MaxPoolGrad", {
+        dy: { values: dyValues, shape: dyShape },
+        input: { values: xValues, shape: [N, H, W, C] },
+        output: { values: yValues, shape: dyShape },
+      }, { filterSize: k, strides: s, pad });
+      const what = `x ${[N, H, W, C]} k ${k} s ${s} pad ${pad}`;
+      assertAtMost(relDiff(got, want), 1e-6, what);
+      // Hand computation: the first maximum of each window among real inputs gets dy.
+      const ref = new Float32Array(xValues.length);
+      const { top, left } = info.padInfo;
+      for (let n = 0; n < N; n++) {
+        for (let oy = 0; oy < info.outHeight; oy++) {
+          for (let ox = 0; ox < info.outWidth; ox++) {
+            for (let c = 0; c < C; c++) {
+              let best = -Infinity, at = -1;
+              for (let iy = oy * s - top; iy < oy * s - top + k; iy++) {
+                for (let ix = ox * s - left; ix < ox * s - left + k; ix++) {
+                  if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue;
+                  const i = ((n * H + iy) * W + ix) * C + c;
+                  if (xValues[i] > best) [best, at] = [xValues[i], i];
+                }
+              }
+              ref[at] += dyValues[((n * info.outHeight + oy) * info.outWidth + ox) * C + c];
+            }
+          }
+        }
+      }
+      assertAtMost(relDiff(got, ref), 1e-6, `${what} (hand)`);
+    }
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm UnsortedSegmentSum matches cpu (out-of-range ids dropped)", async () => {
+  await selectBackend("wasm", quiet);
+  const rng = new Seeded(99);
+  try {
+    for (let trial = 0; trial < 20; trial++) {
+      const idShape = [rng.int(1, 9)]; // tfjs's op takes 1-D ids (x's first axis)
+      const inner = trial % 2 === 0 ? [rng.int(1, 4)] : [rng.int(1, 3), rng.int(1, 3)];
+      const numSegments = rng.int(1, 6);
+      const ids = Int32Array.from(
+        { length: tf.util.sizeFromShape(idShape) },
+        () => rng.int(-1, numSegments), // −1 and numSegments are dropped
+      );
+      const xShape = [...idShape, ...inner];
+      const [got, want, shape] = await onBothBackends("UnsortedSegmentSum", {
+        x: { values: rng.values(tf.util.sizeFromShape(xShape)), shape: xShape },
+        segmentIds: { values: ids, shape: idShape },
+      }, { numSegments });
+      assertEquals(shape, [numSegments, ...inner]);
+      assertAtMost(relDiff(got, want), 1e-6, `ids ${idShape} x ${xShape} segments ${numSegments}`);
+    }
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm: no training kernel missing, every training op agrees with cpu", async () => {
+  await selectBackend("wasm", quiet);
+  try {
+    assertEquals(await findMissingKernels("wasm"), []);
+    const results = await compareWithCpu("wasm");
+    assert(results.length >= 20, `${results.length} probe cases`);
+    for (const r of results) {
+      assertEquals(r.error, undefined, r.name);
+      assertAtMost(r.maxRelDiff!, 1e-5, r.name);
+    }
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+/** A conv2d + pooling + loss gradient on the active backend, as plain numbers. */
+const THREAD_CHECK = `
+const x = tf.tensor4d(Float32Array.from({ length: 8 * 12 * 12 * 6 }, (_, i) => Math.sin(i * 0.37)), [8, 12, 12, 6]);
+const f = tf.variable(tf.tensor4d(Float32Array.from({ length: 3 * 3 * 6 * 16 }, (_, i) => Math.cos(i * 0.11) * 0.2), [3, 3, 6, 16]));
+const { value, grads } = tf.variableGrads(() => {
+  const y = tf.maxPool(tf.relu(tf.conv2d(x, f, 1, "same")), 3, 2, "same");
+  return tf.mean(tf.square(tf.matMul(tf.reshape(y, [8, -1]), tf.ones([y.size / 8, 4]))));
+}, [f]);
+const out = [...await value.data(), ...await grads[f.name].data()];
+`;
+
+Deno.test("wasm threads: the multi-threaded build starts under Deno and gives the same numbers", async () => {
+  const threaded = async () => {
+    const code = `
+import { tf } from ${JSON.stringify(new URL("../nets/tf.ts", import.meta.url).href)};
+import { selectBackend } from ${
+      JSON.stringify(new URL("../nets/backend.ts", import.meta.url).href)
+    };
+const info = await selectBackend("wasm", { threads: 2, log: () => {} });
+${THREAD_CHECK}
+console.log(JSON.stringify({ info, out }));`;
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", code],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(res.stderr);
+    assert(res.success, `threaded wasm subprocess failed:\n${stderr}`);
+    const lines = new TextDecoder().decode(res.stdout).trim().split("\n");
+    return JSON.parse(lines[lines.length - 1]) as { info: { threads: number }; out: number[] };
+  };
+  const { info, out: got } = await threaded();
+  assertEquals(info.threads, 2);
+  await selectBackend("wasm", quiet);
+  try {
+    const out = await new Function(
+      "tf",
+      `return (async () => { ${THREAD_CHECK}; return out; })();`,
+    )(tf) as number[];
+    assertEquals(got.length, out.length);
+    assertAtMost(relDiff(got, out), 1e-6, "threads 2 vs 1");
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm: selectBackend works when nets/backend.ts is imported over http", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    const file = resolve(ROOT, "." + path);
+    if (!file.startsWith(ROOT + sep)) return new Response("forbidden", { status: 403 });
+    try {
+      return new Response(await Deno.readFile(file), {
+        headers: {
+          "content-type": extname(file) === ".ts"
+            ? "application/typescript; charset=utf-8"
+            : "application/octet-stream",
+        },
+      });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  try {
+    const host = `127.0.0.1:${server.addr.port}`;
+    const dir = await Deno.makeTempDir();
+    const script = `${dir}/main.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { selectBackend } from "http://${host}/nets/backend.ts";
+import { tf } from "http://${host}/nets/tf.ts";
+const info = await selectBackend("wasm", { log: () => {} });
+const g = tf.grad((f: tf.Tensor4D) => tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, f, 1, "same").sum());
+console.log(JSON.stringify({ info, backend: tf.getBackend(), g: Array.from(await g(tf.ones([3, 3, 2, 1]) as tf.Tensor4D).data()) }));`,
+    );
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-config",
+        "--no-lock",
+        `--allow-import=${host}`,
+        `--reload=http://${host}`,
+        "--allow-read",
+        "--allow-env",
+        script,
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(dir, { recursive: true });
+    const stderr = new TextDecoder().decode(res.stderr);
+    assert(res.success, `URL import failed:\n${stderr}`);
+    const lines = new TextDecoder().decode(res.stdout).trim().split("\n");
+    const { info, backend, g } = JSON.parse(lines[lines.length - 1]);
+    assertEquals(info, { name: "wasm", threads: 1, reason: "requested" });
+    assertEquals(backend, "wasm");
+    // d(sum conv(ones, f))/df[a,b] = number of output positions whose window covers tap (a,b).
+    assertEquals(g, [9, 9, 12, 12, 9, 9, 12, 12, 16, 16, 12, 12, 9, 9, 12, 12, 9, 9]);
+  } finally {
+    await server.shutdown();
+  }
+});
