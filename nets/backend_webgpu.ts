@@ -13,6 +13,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { installWebGpuFixes } from "./webgpu_kernels.ts";
 import { BackendUnavailableError } from "./backend_error.ts";
 import { captureTfjsWarnings, errorText } from "./backend_warnings.ts";
 
@@ -135,6 +136,7 @@ export async function startWebGpu(): Promise<void> {
       `${WEBGPU_PACKAGE} did not register into the tfjs engine of nets/tf.ts`,
     );
   }
+  installWebGpuFixes();
   const { value: ok, warnings } = await captureTfjsWarnings(() => tf.setBackend("webgpu"));
   if (!ok) {
     throw new BackendUnavailableError(
