@@ -1,0 +1,77 @@
+/**
+ * The networks API (TensorFlow.js): backend selection, backbones, the three classifier heads,
+ * optimisers, losses and the shared training step. Importable from a URL like `mod.ts` (the
+ * solver library), which it builds on; kept separate so that solver users do not load tfjs.
+ *
+ * @example
+ * ```ts
+ * import { createTrainingSetup, selectBackend, tf, trainStep } from "./nets/mod.ts";
+ * await selectBackend("auto");
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const metrics = await trainStep(setup, x, labels); // { loss, top1, top5, cosine, eta, solver }
+ * ```
+ *
+ * @module
+ */
+export { tf, TFJS_VERSION } from "./tf.ts";
+export {
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  BackendUnavailableError,
+  parseBackendName,
+  selectBackend,
+} from "./backend.ts";
+export type { Backbone, Parameter, ParameterKind } from "./model.ts";
+export {
+  BACKBONE_NAMES,
+  type BackboneName,
+  type BackboneOptions,
+  createBackbone,
+} from "./backbones.ts";
+export {
+  type Head,
+  type HeadOutput,
+  METHOD_NAMES,
+  type MethodName,
+  normaliseFeatures,
+} from "./heads/head.ts";
+export { standardHead } from "./heads/standard.ts";
+export { fixedEtfHead } from "./heads/fixed.ts";
+export { type ImplicitHead, implicitHead, type ImplicitState } from "./heads/implicit.ts";
+export {
+  applyGeometry,
+  DEFAULT_GEOMETRY,
+  ETF_BACKWARDS,
+  type EtfBackward,
+  type GeometryOptions,
+  type GeometryStats,
+  solveGeometry,
+} from "./heads/closest_etf_geometry.ts";
+export {
+  emaWeight,
+  FEATURE_AVERAGES,
+  type FeatureAverageKind,
+  type FeatureAverageState,
+  featureAverageStep,
+  initialFeatureAverage,
+} from "./heads/feature_average.ts";
+export { loss, LOSS_NAMES, type LossName, parseLoss } from "./losses.ts";
+export {
+  type Optimiser,
+  OPTIMISER_NAMES,
+  type OptimiserName,
+  parseOptimiser,
+} from "./optim/optimiser.ts";
+export { createOptimiser, type OptimiserSettings } from "./optim/create.ts";
+export { agd, agdInitialise, agdScale } from "./optim/agd.ts";
+export { sgd } from "./optim/sgd.ts";
+export { adam } from "./optim/adam.ts";
+export { batchMetrics, type StepMetrics, type TrainingSetup, trainStep } from "./train_step.ts";
+export {
+  checkBatchLabels,
+  createTrainingSetup,
+  type ResolvedSetup,
+  type SetupOptions,
+} from "./setup.ts";
+export { detach } from "./detach.ts";
