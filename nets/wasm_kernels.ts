@@ -6,9 +6,10 @@
  * looked up for wasm, and every result compared with cpu): missing are `Conv2DBackpropFilter`
  * (the filter gradient of every convolution) and `UnsortedSegmentSum` (the gradient of
  * `tf.gather`); wrong is the shipped `MaxPoolGrad` (it loses the gradient of border windows
- * whose inputs are all negative). Everything else the training step dispatches
- * (`Conv2DBackpropInput`, `AvgPoolGrad`, `Step`, `FusedBatchNorm`, …) is native and agrees with
- * cpu.
+ * whose inputs are all negative); slow is the shipped `Conv2DBackpropInput` (a direct loop, ≈ 10×
+ * slower per multiply-add than XNNPACK's forward convolution: 941 ms of a ResNet18 training step
+ * at batch 64, its largest cost). Everything else the training step dispatches (`AvgPoolGrad`,
+ * `Step`, `FusedBatchNorm`, …) is native and agrees with cpu.
  *
  * - **Conv2DBackpropFilter** is a convolution on transposed tensors, so XNNPACK's convolution does
  *   the work: `dW[a,b,ci,co] = Σ_{n,y,x} xpad[n, y·sh+a, x·sw+b, ci] · dy[n,y,x,co]` is the
@@ -21,6 +22,14 @@
  *   chunks (see {@link CONV_FILTER_GRAD_CHUNK_ELEMENTS}) and the chunks' results are summed.
  *   NCHW inputs are transposed to NHWC first; dilations other than 1 are not part of the kernel's
  *   attributes (tfjs's conv2d gradient refuses them itself).
+ * - **Conv2DBackpropInput** is, for NHWC, the polyphase decomposition of
+ *   `./wasm_kernel_conv2d_input.ts`: stride-1 XNNPACK convolutions of `dy` with the 180°-rotated,
+ *   channel-swapped sub-filters (one per stride phase), interleaved into `dx`. It replaces the
+ *   native kernel where that is faster (enough batch × output positions per filter element: see
+ *   `COMPOSITE_MIN_MACS_PER_FILTER_ELEMENT`); tiny batches of 1×1/2×2 maps and NCHW stay native.
+ *   ResNet18 at batch 64, one thread, native → composite: 3×3 s1 at 8×8×64 103 → 11 ms, 4×4×128
+ *   91 → 12, 2×2×256 55 → 16, 1×1×512 13 → 4; 3×3 s2 56 → 7, 45 → 9, 28 → 8; 1×1 s2 8.8 → 1.1,
+ *   7.9 → 1.2, 7.1 → 2.1; 7×7 s2 stem 115 → 31 (the 19 calls of a step ≈ 1040 → 165 ms).
  * - **UnsortedSegmentSum** is a direct loop over the wasm heap (ids outside `[0, numSegments)`
  *   are dropped, as in TensorFlow and the cpu kernel).
  * - **MaxPoolGrad** is a direct loop over the wasm heap with the cpu kernel's semantics (the
@@ -29,6 +38,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { conv2dInputGradNhwc, useCompositeInputGrad } from "./wasm_kernel_conv2d_input.ts";
 
 /**
  * The batch is split into chunks of at most this many input elements (N·H·W·C of `x`) in the
@@ -144,6 +154,56 @@ function filterGradNhwc(
   return tf.transpose(acc!, [1, 2, 0, 3]);
 }
 
+/** The wasm backend's own Conv2DBackpropInput, kept for the cases where it is faster. */
+let nativeConv2DBackpropInput: tf.KernelFunc | undefined;
+
+/**
+ * The input gradient of a 2-D convolution on the wasm backend (tfjs's `Conv2DBackpropInput`
+ * kernel: inputs `dy`, `filter`; attributes `inputShape`, `strides`, `pad`, `dataFormat`,
+ * `dimRoundingMode`), replacing the shipped one where that is faster: as stride-1 convolutions
+ * through XNNPACK (see `./wasm_kernel_conv2d_input.ts`). NCHW goes to the native kernel.
+ *
+ * @example
+ * ```ts
+ * // Called by tfjs's conv2d gradient once registerWasmTrainingKernels() has run:
+ * const g = tf.grad((t: tf.Tensor4D) => tf.conv2d(t, filter, 2, "same").sum())(x);
+ * ```
+ */
+export function conv2DBackpropInputWasm(
+  args: KernelArgs,
+): tf.Tensor | TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as {
+    strides: number | [number, number];
+    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+    dataFormat: "NHWC" | "NCHW";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+    inputShape: [number, number, number, number];
+  };
+  const channelsLast = tf.backend_util.convertConv2DDataFormat(dataFormat) === "channelsLast";
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    channelsLast ? "channelsLast" : "channelsFirst",
+  );
+  const native = nativeConv2DBackpropInput;
+  if (native !== undefined && (!channelsLast || !useCompositeInputGrad(info))) {
+    return native(args as unknown as Parameters<tf.KernelFunc>[0]);
+  }
+  return tf.tidy(() => {
+    let dyt = asTensor(dy, backend) as tf.Tensor4D;
+    if (!channelsLast) dyt = tf.transpose(dyt, [0, 2, 3, 1]);
+    const dx = conv2dInputGradNhwc(dyt, asTensor(filter, backend) as tf.Tensor4D, info, backend);
+    return channelsLast ? dx : tf.transpose(dx, [0, 3, 1, 2]);
+  });
+}
+
 /**
  * `UnsortedSegmentSum` on the wasm backend (the gradient of `tf.gather`): out[s, …] = Σ over i
  * with segmentIds[i] = s of x[i, …]; ids outside [0, numSegments) are dropped.
@@ -243,25 +303,31 @@ export function maxPoolGradWasm({ inputs, backend, attrs }: KernelArgs): TensorI
  *
  * @example
  * ```ts
- * Object.keys(WASM_TRAINING_KERNELS); // ["Conv2DBackpropFilter", "UnsortedSegmentSum", "MaxPoolGrad"]
+ * Object.keys(WASM_TRAINING_KERNELS);
+ * // ["Conv2DBackpropFilter", "UnsortedSegmentSum", "MaxPoolGrad", "Conv2DBackpropInput"]
  * ```
  */
 export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   Conv2DBackpropFilter: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
   UnsortedSegmentSum: unsortedSegmentSumWasm as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
+  Conv2DBackpropInput: conv2DBackpropInputWasm as unknown as tf.KernelFunc,
 };
 
-/** Kernels the wasm backend ships that are replaced because they compute something else. */
-const REPLACED = new Set(["MaxPoolGrad"]);
+/**
+ * Kernels the wasm backend ships that are replaced: MaxPoolGrad computes something else,
+ * Conv2DBackpropInput is slow (the native one is kept and still serves some cases).
+ */
+const REPLACED = new Set(["MaxPoolGrad", "Conv2DBackpropInput"]);
 
 /**
  * Registers every kernel of {@link WASM_TRAINING_KERNELS} that the wasm backend does not already
- * have, and replaces its MaxPoolGrad (idempotent); returns the names registered by this call.
+ * have, and replaces its MaxPoolGrad and Conv2DBackpropInput (idempotent); returns the names
+ * registered by this call.
  *
  * @example
  * ```ts
- * registerWasmTrainingKernels(); // ["Conv2DBackpropFilter", "UnsortedSegmentSum", "MaxPoolGrad"]
+ * registerWasmTrainingKernels(); // ["Conv2DBackpropFilter", …, "Conv2DBackpropInput"]
  * registerWasmTrainingKernels(); // [] afterwards
  * ```
  */
@@ -272,9 +338,17 @@ export function registerWasmTrainingKernels(): string[] {
     if (existing?.kernelFunc === kernelFunc) continue;
     if (existing !== undefined) {
       if (!REPLACED.has(kernelName)) continue;
+      if (kernelName === "Conv2DBackpropInput") nativeConv2DBackpropInput = existing.kernelFunc;
       tf.unregisterKernel(kernelName, "wasm");
     }
-    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+    // The replaced kernel's setupFunc stays: it binds the native function kept for fallback.
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc,
+      setupFunc: existing?.setupFunc,
+      disposeFunc: existing?.disposeFunc,
+    });
     added.push(kernelName);
   }
   return added;

@@ -6,6 +6,10 @@
  *   adds them in one order, XNNPACK (behind the composite) in blocks, so the two differ by
  *   rounding, bounded by ≈ terms·ε₃₂ (ε₃₂ ≈ 1.2e-7) relative to Σ|x·dy|, ≈ 4e-5 at worst and
  *   ≈ 1e-7 observed.
+ * - Conv2DBackpropInput: 1e-5. Each entry of dx is a sum of ≤ kh·kw·Cout ≤ 245 products
+ *   (tests) of values in [−1, 1]; cpu adds them in its loop order, the composite (XNNPACK on the
+ *   rotated sub-filters) in blocks, so they differ by float32 rounding (ε₃₂ ≈ 1.2e-7 per
+ *   addition, ≲ terms·ε₃₂ ≈ 3e-5 relative to Σ|dy·W| at worst; ≈ 1e-7 observed).
  * - MaxPoolGrad, UnsortedSegmentSum: 1e-6 (the same maxima are chosen; each entry adds at most a
  *   few dy values, in the same order up to float32 rounding).
  * - WebGPU against cpu: 1e-4 (shaders on llvmpipe use their own summation order and may fuse
@@ -24,6 +28,11 @@ import {
 import { probeWebGpu } from "../nets/backend_webgpu.ts";
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../nets/wasm_kernels.ts";
 import { compareWithCpu, findMissingKernels } from "../nets/backend_probe.ts";
+import {
+  conv2dInputGradNhwc,
+  planAxis,
+  useCompositeInputGrad,
+} from "../nets/wasm_kernel_conv2d_input.ts";
 import { InvalidArgumentError } from "../solver/errors.ts";
 import { assert, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 
@@ -311,6 +320,213 @@ Deno.test("wasm Conv2DBackpropFilter matches cpu on random shapes, strides and p
       dy: { values: rng.values(70 * 8 * 8 * 4), shape: [70, 8, 8, 4] },
     }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 8, 4] });
     assertAtMost(relDiff(got, want), 1e-5, "70×16×16×8 stride 2 same");
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+/** A random Conv2DBackpropInput case: shapes, attributes and whether it is valid. */
+function inputGradCase(
+  rng: Seeded,
+  fixed: Partial<{
+    N: number;
+    H: number;
+    W: number;
+    Cin: number;
+    Cout: number;
+    kh: number;
+    kw: number;
+    strides: [number, number];
+    pad: unknown;
+    dataFormat: "NHWC" | "NCHW";
+  }> = {},
+) {
+  const N = fixed.N ?? rng.int(1, 3), H = fixed.H ?? rng.int(1, 11), W = fixed.W ?? rng.int(1, 11);
+  const Cin = fixed.Cin ?? rng.int(1, 5), Cout = fixed.Cout ?? rng.int(1, 5);
+  const kh = fixed.kh ?? rng.pick([1, 1, 2, 3, 3, 3, 5, 7]);
+  const kw = fixed.kw ?? (rng.next() < 0.7 ? kh : rng.pick([1, 2, 3, 5]));
+  const strides = fixed.strides ?? [rng.pick([1, 1, 2, 2, 3]), rng.pick([1, 1, 2, 2, 3])];
+  const dataFormat = fixed.dataFormat ?? rng.pick(["NHWC", "NHWC", "NHWC", "NCHW"] as const);
+  let pad = fixed.pad;
+  let dimRoundingMode: string | undefined;
+  if (pad === undefined) {
+    const kind = rng.pick(["same", "valid", "explicit", "number"] as const);
+    pad = kind;
+    if (kind === "explicit") {
+      const p = [[0, 0], [rng.int(0, 3), rng.int(0, 3)], [rng.int(0, 3), rng.int(0, 3)], [0, 0]];
+      pad = dataFormat === "NHWC" ? p : [p[0], p[3], p[1], p[2]];
+    } else if (kind === "number") {
+      pad = rng.int(0, 3);
+      dimRoundingMode = rng.pick(["floor", "round", "ceil"]);
+    }
+  }
+  const inputShape = dataFormat === "NHWC" ? [N, H, W, Cin] : [N, Cin, H, W];
+  let info: tf.backend_util.Conv2DInfo;
+  try {
+    info = tf.backend_util.computeConv2DInfo(
+      inputShape as [number, number, number, number],
+      [kh, kw, Cin, Cout],
+      strides,
+      1,
+      pad as "same",
+      dimRoundingMode as "floor",
+      false,
+      dataFormat === "NHWC" ? "channelsLast" : "channelsFirst",
+    );
+  } catch {
+    return undefined; // e.g. numeric padding with a rounding mode tfjs refuses
+  }
+  if (info.outHeight <= 0 || info.outWidth <= 0) return undefined;
+  const dyShape = dataFormat === "NHWC"
+    ? [N, info.outHeight, info.outWidth, Cout]
+    : [N, Cout, info.outHeight, info.outWidth];
+  const what = `x ${inputShape} ${dataFormat} k ${kh}x${kw} s ${strides} pad ${
+    JSON.stringify(pad)
+  } ${dimRoundingMode ?? ""}`;
+  return {
+    inputShape,
+    dyShape,
+    filterShape: [kh, kw, Cin, Cout],
+    attrs: { strides, pad, dataFormat, dimRoundingMode, inputShape },
+    what,
+  };
+}
+
+Deno.test("wasm Conv2DBackpropInput matches cpu on random shapes, strides and paddings", async () => {
+  await selectBackend("wasm", quiet);
+  const rng = new Seeded(4242);
+  const cases: NonNullable<ReturnType<typeof inputGradCase>>[] = [];
+  // The ResNet's convolutions, scaled down (batch, channels), on odd and even maps.
+  const resnet = [
+    { kh: 7, kw: 7, strides: [2, 2], pad: 3, H: 17, W: 16, Cin: 3, Cout: 4 }, // stem
+    { kh: 7, kw: 7, strides: [2, 2], pad: 3, H: 8, W: 8, Cin: 3, Cout: 5 },
+    { kh: 3, kw: 3, strides: [1, 1], pad: 1, H: 8, W: 8, Cin: 6, Cout: 6 },
+    { kh: 3, kw: 3, strides: [1, 1], pad: 1, H: 1, W: 1, Cin: 5, Cout: 5 }, // layer4 at 1×1
+    { kh: 3, kw: 3, strides: [2, 2], pad: 1, H: 8, W: 8, Cin: 4, Cout: 6 },
+    { kh: 3, kw: 3, strides: [2, 2], pad: 1, H: 7, W: 5, Cin: 4, Cout: 6 },
+    { kh: 3, kw: 3, strides: [2, 2], pad: 1, H: 2, W: 2, Cin: 4, Cout: 6 }, // 2×2 → 1×1
+    { kh: 1, kw: 1, strides: [2, 2], pad: "valid", H: 8, W: 8, Cin: 4, Cout: 6 }, // downsample
+    { kh: 1, kw: 1, strides: [2, 2], pad: "valid", H: 7, W: 3, Cin: 4, Cout: 6 },
+    { kh: 1, kw: 1, strides: [2, 2], pad: "valid", H: 2, W: 2, Cin: 4, Cout: 6 },
+    { kh: 3, kw: 3, strides: [2, 2], pad: "same", H: 9, W: 10, Cin: 3, Cout: 2 },
+    { kh: 3, kw: 3, strides: [3, 2], pad: "same", H: 10, W: 7, Cin: 2, Cout: 3 },
+    { kh: 1, kw: 1, strides: [1, 1], pad: [[0, 0], [2, 0], [0, 3], [0, 0]], H: 4, W: 4 },
+    { kh: 2, kw: 2, strides: [3, 3], pad: "valid", H: 8, W: 11, Cin: 2, Cout: 2 },
+  ] as const;
+  for (const r of resnet) {
+    const c = inputGradCase(rng, {
+      ...r,
+      N: 2,
+      strides: [...r.strides],
+      pad: r.pad,
+      dataFormat: "NHWC",
+    });
+    assert(c !== undefined, JSON.stringify(r));
+    cases.push(c);
+  }
+  while (cases.length < 60) {
+    const c = inputGradCase(rng);
+    if (c !== undefined) cases.push(c);
+  }
+  try {
+    let direct = 0;
+    for (const c of cases) {
+      const dyValues = rng.values(tf.util.sizeFromShape(c.dyShape));
+      const filterValues = rng.values(tf.util.sizeFromShape(c.filterShape));
+      // The registered kernel (composite or native, as dispatched) …
+      const [got, want, shape] = await onBothBackends("Conv2DBackpropInput", {
+        dy: { values: dyValues, shape: c.dyShape },
+        filter: { values: filterValues, shape: c.filterShape },
+      }, c.attrs);
+      assertEquals(shape, c.inputShape, c.what);
+      assertAtMost(relDiff(got, want), 1e-5, c.what);
+      if (c.attrs.dataFormat !== "NHWC") continue;
+      // … and the composite itself, whichever way the dispatch went.
+      await tf.setBackend("wasm");
+      const before = tf.memory().numTensors;
+      const dy = tf.tensor4d(dyValues, c.dyShape as [number, number, number, number]);
+      const filter = tf.tensor4d(filterValues, c.filterShape as [number, number, number, number]);
+      const info = tf.backend_util.computeConv2DInfo(
+        c.inputShape as [number, number, number, number],
+        c.filterShape as [number, number, number, number],
+        c.attrs.strides,
+        1,
+        c.attrs.pad as "same",
+        c.attrs.dimRoundingMode as "floor",
+      );
+      const dx = tf.tidy(() => conv2dInputGradNhwc(dy, filter, info, tf.backend()));
+      assertEquals(dx.shape, c.inputShape, c.what);
+      assertAtMost(relDiff(await dx.data(), want), 1e-5, `${c.what} (composite)`);
+      tf.dispose([dy, filter, dx]);
+      assertEquals(tf.memory().numTensors, before, `composite leaks tensors: ${c.what}`);
+      direct++;
+    }
+    assert(direct >= 40, `only ${direct} NHWC cases for the composite`);
+  } finally {
+    await selectBackend("cpu", quiet);
+  }
+});
+
+Deno.test("wasm Conv2DBackpropInput: phase plans and the native/composite dispatch", async () => {
+  // 3×3 stride 1 pad 1: one phase, the whole filter flipped (top tap 2), padding 1 and 1.
+  assertEquals(planAxis(3, 1, 1, 8, 8), [
+    { first: 1, count: 8, top: 2, taps: 3, before: 1, after: 1, from: 0, length: 8 },
+  ]);
+  // 3×3 stride 2 pad 1 on 8 → 4: even rows u = 2, 4, …, 8 use taps 2, 0; odd rows tap 1.
+  assertEquals(planAxis(3, 2, 1, 8, 4), [
+    { first: 1, count: 4, top: 2, taps: 2, before: 0, after: 1, from: 0, length: 4 },
+    { first: 0, count: 4, top: 1, taps: 1, before: 0, after: 0, from: 0, length: 4 },
+  ]);
+  // 1×1 stride 2: odd rows get nothing.
+  assertEquals(planAxis(1, 2, 0, 7, 4)[1], null);
+  // 3×3 pad 1 on a 1×1 map: only the centre tap meets data.
+  assertEquals(planAxis(3, 1, 1, 1, 1), [
+    { first: 1, count: 1, top: 1, taps: 1, before: 0, after: 0, from: 0, length: 1 },
+  ]);
+  // Explicit padding beyond the filter crops dy (1×1 filter, padding 2 before, 0 after).
+  assertEquals(planAxis(1, 1, 2, 4, 6), [
+    { first: 2, count: 4, top: 0, taps: 1, before: 0, after: 0, from: 2, length: 4 },
+  ]);
+  const info = (x: number[], f: number[], s: number, pad: number | "valid") =>
+    tf.backend_util.computeConv2DInfo(
+      x as [number, number, number, number],
+      f as [number, number, number, number],
+      s,
+      1,
+      pad,
+    );
+  // ResNet18 at batch 64: every convolution goes to the composite; tiny batches of its last
+  // stages stay native.
+  for (
+    const [x, f, s, pad] of [
+      [[64, 32, 32, 3], [7, 7, 3, 64], 2, 3],
+      [[64, 8, 8, 64], [3, 3, 64, 64], 1, 1],
+      [[64, 8, 8, 64], [3, 3, 64, 128], 2, 1],
+      [[64, 8, 8, 64], [1, 1, 64, 128], 2, "valid"],
+      [[64, 2, 2, 256], [3, 3, 256, 512], 2, 1],
+      [[64, 2, 2, 256], [1, 1, 256, 512], 2, "valid"],
+      [[64, 1, 1, 512], [3, 3, 512, 512], 1, 1],
+    ] as const
+  ) assert(useCompositeInputGrad(info([...x], [...f], s, pad)), `${x} ${f}`);
+  assert(!useCompositeInputGrad(info([4, 1, 1, 512], [3, 3, 512, 512], 1, 1)));
+  assert(!useCompositeInputGrad(info([4, 2, 2, 256], [3, 3, 256, 512], 2, 1)));
+  // The native kernel still serves the cases dispatched to it (NCHW, tiny batches).
+  await selectBackend("wasm", quiet);
+  try {
+    const rng = new Seeded(5);
+    for (
+      const attrs of [
+        { strides: 1, pad: 1, dataFormat: "NHWC", inputShape: [2, 1, 1, 40] },
+        { strides: 2, pad: "same", dataFormat: "NCHW", inputShape: [2, 40, 3, 3] },
+      ]
+    ) {
+      const dyShape = attrs.dataFormat === "NHWC" ? [2, 1, 1, 40] : [2, 40, 2, 2];
+      const [got, want] = await onBothBackends("Conv2DBackpropInput", {
+        dy: { values: rng.values(2 * 40 * (attrs.strides === 1 ? 1 : 4)), shape: dyShape },
+        filter: { values: rng.values(9 * 40 * 40), shape: [3, 3, 40, 40] },
+      }, attrs);
+      assertAtMost(relDiff(got, want), 1e-5, JSON.stringify(attrs));
+    }
   } finally {
     await selectBackend("cpu", quiet);
   }
