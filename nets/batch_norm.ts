@@ -6,10 +6,14 @@
  * increments `num_batches_tracked`; evaluation mode normalises with the running statistics.
  * The affine weight (init 1) and bias (init 0) exist only when `affine` is set.
  *
- * The running-statistics update happens inside the training forward with tensor ops and
- * `Variable.assign` only (no read-back to the CPU, so it works inside `tf.variableGrads` on
- * WebGPU). The running statistics are non-trainable variables and never enter a training-mode
- * output, so no gradient reaches them.
+ * Training mode is one `tf.customGrad` op ({@link batchNormTraining}) with the closed-form
+ * batch-norm backward, built from broadcasting elementwise ops and reductions only (no `Tile`,
+ * no read-back), in place of autodiff through the batch mean and variance (on wasm, the 20
+ * BatchNorms of a ResNet18 at batch 64, forward + backward of Σ y·r: 1542 → 642 kernels,
+ * 178 → 114 ms). The running-statistics update happens inside the training forward with tensor
+ * ops and `Variable.assign` only (no read-back to the CPU, so it works inside `tf.variableGrads`
+ * on WebGPU). The running statistics are non-trainable variables, no input of the custom op,
+ * and never enter a training-mode output, so no gradient reaches them.
  *
  * @example
  * ```ts
@@ -168,17 +172,21 @@ export class BatchNorm {
         }]`,
       );
     }
-    const axes = this.rank === 4 ? [0, 1, 2] : [0];
-    const { mean, variance } = tf.moments(x, axes);
-    const y = this.#normalise(x, mean, variance);
-    if (updateStatistics) this.#updateRunningStatistics(mean, variance, n);
-    return y;
+    return batchNormTraining(x, {
+      weight: this.weight,
+      bias: this.bias,
+      eps: this.eps,
+      onStatistics: updateStatistics
+        ? (mean, variance) => this.#updateRunningStatistics(mean, variance, n)
+        : undefined,
+    });
   }
 
   /**
-   * `x·scale + shift` with scale = weight/sqrt(var + eps), shift = bias − mean·scale: two
-   * full-size ops, differentiable through mean and var. (tf.batchNorm without a scale cannot be
-   * differentiated in tfjs 4.22: its kernel saves the missing scale for the backward.)
+   * Evaluation: `x·scale + shift` with scale = weight/sqrt(var + eps), shift = bias − mean·scale,
+   * two full-size ops (plain autodiff: the running statistics are constants here, and the
+   * weight and bias gradients are reductions, no `Tile`). (tf.batchNorm without a scale cannot
+   * be differentiated in tfjs 4.22: its kernel saves the missing scale for the backward.)
    */
   #normalise(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
     let scale = tf.rsqrt(tf.add(variance, this.eps));
@@ -207,6 +215,88 @@ export class BatchNorm {
     this.runningVar.dispose();
     this.numBatchesTracked.dispose();
   }
+}
+
+/**
+ * Options of {@link batchNormTraining}.
+ *
+ * @example
+ * ```ts
+ * const o: BatchNormTrainingOptions = { weight: gamma, bias: beta, eps: 1e-5 };
+ * ```
+ */
+export interface BatchNormTrainingOptions {
+  /** Affine scale γ [C]; with `bias`, or neither. */
+  weight?: tf.Tensor | null;
+  /** Affine shift β [C]; with `weight`, or neither. */
+  bias?: tf.Tensor | null;
+  /** Added to the variance; default 1e-5. */
+  eps?: number;
+  /**
+   * Called once in the forward with the batch mean and *biased* variance ([C]; no gradient
+   * flows through them, and they are freed after the call: `assign` what you keep).
+   */
+  onStatistics?: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
+}
+
+/**
+ * Training-mode batch norm over every axis but the last (channels), as one `tf.customGrad` op:
+ *
+ * - forward: μ = mean, σ² = biased variance over the n = size/C values of each channel,
+ *   x̂ = (x − μ)·r with r = rsqrt(σ² + eps), y = x̂ (·γ + β when affine);
+ * - backward (closed form): with g = dy·γ (dy without γ), dx = r·(g − mean(g) − x̂·mean(g·x̂));
+ *   dγ = Σ dy·x̂ and dβ = Σ dy per channel. Since Σ g = γ·dβ and Σ g·x̂ = γ·dγ, it is computed as
+ *   dx = s·dy − (s·dγ/n)·x̂ − s·dβ/n with s = γ·r ([C]): two reductions (dβ, dγ) and five
+ *   full-size broadcasting elementwise ops, no `Tile`, no read-back to the CPU.
+ *
+ * The differentiable inputs (x, and γ, β when affine) are the op's inputs, one gradient each;
+ * x̂ and r are kept for the backward with the op's `save` (only while a gradient is recorded).
+ *
+ * @example
+ * ```ts
+ * const y = batchNormTraining(x, { weight: gamma, bias: beta }); // x: [N, H, W, C]
+ * ```
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  options: BatchNormTrainingOptions = {},
+): tf.Tensor {
+  const { weight = null, bias = null, onStatistics } = options;
+  const eps = options.eps ?? BATCH_NORM_EPS;
+  if ((weight === null) !== (bias === null)) {
+    throw new InvalidArgumentError("options", "weight and bias go together (affine) or not at all");
+  }
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const n = x.size / x.shape[x.rank - 1];
+  const op = tf.customGrad(
+    ((...args: unknown[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [input, gamma, beta] = args as tf.Tensor[];
+      const mean = tf.mean(input, axes) as tf.Tensor1D;
+      const centred = tf.sub(input, mean);
+      const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+      if (onStatistics) onStatistics(mean, variance);
+      const r = tf.rsqrt(tf.add(variance, eps));
+      const xhat = tf.mul(centred, r);
+      save(gamma ? [xhat, r, gamma] : [xhat, r]);
+      return {
+        value: gamma ? tf.add(tf.mul(xhat, gamma), beta) : xhat,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, rs, g] = saved;
+          const dBeta = tf.sum(dy, axes);
+          const dGamma = tf.sum(tf.mul(dy, xh), axes);
+          const s = g ? tf.mul(rs, g) : rs;
+          const sn = tf.div(s, n);
+          const dx = tf.sub(
+            tf.sub(tf.mul(dy, s), tf.mul(xh, tf.mul(sn, dGamma))),
+            tf.mul(sn, dBeta),
+          );
+          return g ? [dx, dGamma, dBeta] : [dx];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return weight && bias ? op(x, weight, bias) : op(x);
 }
 
 /**
