@@ -110,8 +110,15 @@ export function agd(parameters: readonly Parameter[], options: { gain?: number }
         const eta = tf.log(tf.mul(0.5, tf.add(1, tf.sqrt(tf.add(1, tf.mul(4, G))))));
         parameters.forEach((p, l) => {
           const g = gradientOf(grads, p), n = norms[l];
-          const safe = tf.where(tf.greater(n, 0), n, tf.onesLike(n));
-          const direction = tf.where(tf.greater(n, 0), tf.div(g, safe), tf.zerosLike(g));
+          // 1/n per slice, 0 for a zero slice; the condition stays slice-sized (a full-size
+          // where() would broadcast it with Tile, slow on wasm).
+          const positive = tf.greater(n, 0);
+          const inverse = tf.where(
+            positive,
+            tf.reciprocal(tf.where(positive, n, tf.onesLike(n))),
+            tf.zerosLike(n),
+          );
+          const direction = tf.mul(g, inverse);
           const factor = tf.mul(eta, (gain / L) * scales[l]);
           p.variable.assign(tf.sub(p.variable, tf.mul(factor, direction)));
         });
