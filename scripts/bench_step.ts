@@ -19,7 +19,7 @@ const HELP = `deno task bench:step [flags]
   --method NAME        standard | fixed | implicit (default implicit)
   --batch_size N       default 256
   --backend NAME       auto | webgpu | wasm | cpu (default auto)
-  --threads N          wasm threads (default 1)
+  --threads N          wasm threads (default 1; wasm and auto only)
   --steps N            timed steps after one warm-up step (default 3)
   --num_classes K      default 10
   --resnet_width N     ResNet base width (default 64)
@@ -79,10 +79,10 @@ async function main(): Promise<void> {
   const model = str("model") ?? "resnet18", method = str("method") ?? "implicit";
   try {
     const backendName = parseBackendName(str("backend") ?? "auto", "--backend");
-    const info = await selectBackend(backendName, {
-      threads: integer("threads", str("threads"), 1, 1),
-      log: (line) => console.error(line),
-    });
+    const threads = str("threads") === undefined
+      ? undefined
+      : integer("threads", str("threads"), 1, 1);
+    const info = await selectBackend(backendName, { threads, log: (line) => console.error(line) });
     const { setup, resolved, dispose } = createTrainingSetup({
       model,
       method,

@@ -36,8 +36,8 @@ export class EtfProblem {
   readonly delta: number;
   /** `c = 2/sqrt(K−1)`. */
   readonly c: number;
-  /** `c·Y·M` (d×K), precomputed. */
-  readonly cYM: Matrix;
+  /** `‖Y·M‖_F`, the spread between the classes (0 when all columns are equal). */
+  readonly spread: number;
   /** `A = c·Y·M + δ·U_prox` (d×K): on St(d,K), f(U) = const − ⟨U, A⟩. */
   readonly A: Matrix;
 
@@ -49,9 +49,10 @@ export class EtfProblem {
     this.prox = prox;
     this.delta = prox === null ? 0 : delta;
     this.c = 2 / Math.sqrt(this.K - 1);
-    // One pass: c·Y·M (each row minus its mean, scaled) and A = c·Y·M + δ·U_prox.
+    // One pass: A = c·Y·M + δ·U_prox (Y·M: each row minus its mean) and ‖Y·M‖_F.
     const { d, K, c } = this;
-    const y = Y.data, cym = new Float64Array(d * K), a = new Float64Array(d * K);
+    const y = Y.data, a = new Float64Array(d * K);
+    let spread2 = 0;
     const p = prox === null ? null : prox.data, weight = this.delta;
     for (let i = 0; i < d; i++) {
       const r = i * K;
@@ -59,12 +60,12 @@ export class EtfProblem {
       for (let j = 0; j < K; j++) mean += y[r + j];
       mean /= K;
       for (let j = 0; j < K; j++) {
-        const v = c * (y[r + j] - mean);
-        cym[r + j] = v;
+        const e = y[r + j] - mean, v = c * e;
+        spread2 += e * e;
         a[r + j] = p === null ? v : v + weight * p[r + j];
       }
     }
-    this.cYM = matrix(d, K, cym);
+    this.spread = Math.sqrt(spread2);
     this.A = matrix(d, K, a);
   }
 
@@ -93,15 +94,17 @@ export class EtfProblem {
     return fit + 0.5 * this.delta * reg;
   }
 
-  /** The Euclidean gradient ∇f(U) (into `out` when given). */
+  /**
+   * The Euclidean gradient `∇f(U) = (2/(K−1))·U·M − c·Y·M + δ·(U − U_prox)` (into `out` when
+   * given), evaluated as `(2/(K−1))·U·M + δ·U − A`, the same sum.
+   */
   egrad(U: Matrix, out: Matrix = matrix(this.d, this.K)): Matrix {
     centreRows(U, out);
-    const o = out.data, u = U.data, cym = this.cYM.data, a = 2 / (this.K - 1), delta = this.delta;
-    if (this.prox === null) {
-      for (let i = 0; i < o.length; i++) o[i] = a * o[i] - cym[i];
+    const o = out.data, u = U.data, A = this.A.data, a = 2 / (this.K - 1), delta = this.delta;
+    if (delta === 0) {
+      for (let i = 0; i < o.length; i++) o[i] = a * o[i] - A[i];
     } else {
-      const p = this.prox.data;
-      for (let i = 0; i < o.length; i++) o[i] = a * o[i] - cym[i] + delta * (u[i] - p[i]);
+      for (let i = 0; i < o.length; i++) o[i] = a * o[i] + delta * u[i] - A[i];
     }
     return out;
   }

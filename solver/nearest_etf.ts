@@ -106,7 +106,7 @@ export function checkEtfTarget(Y: unknown, name = "Y"): Matrix {
 }
 
 function checkSpread(problem: EtfProblem, name: string): void {
-  const spread = frobeniusNorm(problem.cYM) / problem.c;
+  const spread = problem.spread;
   const scale = frobeniusNorm(problem.Y);
   if (!(spread > SPREAD_TOLERANCE * scale) || scale === 0) {
     throw new InvalidArgumentError(
@@ -237,9 +237,14 @@ export function nearestEtf(Y: Matrix, options: NearestEtfOptions = {}): NearestE
   }
   const polar = polarFactor(problem.A, { start, minNullity: problem.prox === null ? 1 : 0 });
   const U = polar.U;
+  // One allocation for both snapshots (Y, then the caller's prox).
+  const n = problem.Y.data.length;
+  const snapshot = new Float64Array(options.prox === undefined ? n : 2 * n);
+  snapshot.set(problem.Y.data);
+  if (options.prox !== undefined) snapshot.set(options.prox.data, n);
   closedFormCache.set(U.data, {
-    Y: problem.Y.data.slice(),
-    proxInput: options.prox === undefined ? null : options.prox.data.slice(),
+    Y: snapshot.subarray(0, n),
+    proxInput: options.prox === undefined ? null : snapshot.subarray(n),
     delta: problem.delta,
     problem,
     polar,

@@ -94,7 +94,7 @@ export function nearestEtfVjp(
   if (hit === null) checkOrthonormal("U", U);
   const problem = hit?.problem ??
     new EtfProblem(target, checkStiefelPoint("options.prox", options.prox, d, K), delta);
-  if (hit === null && !(frobeniusNorm(problem.cYM) > 1e-12 * frobeniusNorm(target))) {
+  if (hit === null && !(problem.spread > 1e-12 * frobeniusNorm(target))) {
     throw new InvalidArgumentError(
       "Y",
       "has no spread between classes (Y·M = 0); need ‖Y·M‖_F > 0",

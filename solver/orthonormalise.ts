@@ -34,14 +34,15 @@ export function departureFromIdentity(G: Matrix): number {
 /**
  * The polar factor of a matrix whose columns are nearly orthonormal (`max|UᵀU − I| < 0.5`),
  * by at most `maxSteps` Newton–Schulz steps; U itself (not a copy) when it is already
- * orthonormal to {@link ROUNDING_ORTHONORMALITY}.
+ * orthonormal to {@link ROUNDING_ORTHONORMALITY}. With `inPlace`, U itself is overwritten (for
+ * temporaries); otherwise U is never modified.
  *
  * @example
  * ```ts
  * const V = orthonormalise(U); // max|VᵀV − I| ≤ 1e-14
  * ```
  */
-export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
+export function orthonormalise(U: Matrix, maxSteps = 6, inPlace = false): Matrix {
   let X = U;
   let G = gram(X);
   let err = departureFromIdentity(G);
@@ -51,7 +52,8 @@ export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
     const T = matrix(K, K);
     for (let i = 0; i < K * K; i++) T.data[i] = -0.5 * G.data[i];
     for (let i = 0; i < K; i++) T.data[i * K + i] += 1.5;
-    X = matmul(X, T);
+    // Small K: rewrite the rows in place (no d×K allocation); large K: the blocked product.
+    X = (inPlace || X !== U) && K <= 32 ? multiplyRowsInPlace(X, T) : matmul(X, T);
     // Quadratic convergence: from err < 1e-7 one step leaves 0.75·err² + rounding ≪ 1e-14,
     // so the check is only repeated from further away.
     if (err < 1e-7) break;
@@ -59,6 +61,21 @@ export function orthonormalise(U: Matrix, maxSteps = 6): Matrix {
     const next = departureFromIdentity(G);
     if (!(next < err)) break; // at rounding level already
     err = next;
+  }
+  return X;
+}
+
+/** In place: each row x of X becomes x·T (T K×K), with one row of scratch. */
+function multiplyRowsInPlace(X: Matrix, T: Matrix): Matrix {
+  const K = X.cols, x = X.data, t = T.data, row = new Float64Array(K);
+  for (let r = 0; r < X.rows; r++) {
+    const o = r * K;
+    for (let j = 0; j < K; j++) row[j] = x[o + j];
+    for (let j = 0; j < K; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += row[k] * t[k * K + j];
+      x[o + j] = s;
+    }
   }
   return X;
 }

@@ -151,11 +151,23 @@ export function matmulTN(A: Matrix, B: Matrix, out?: Matrix): Matrix {
   noAlias("matmulTN", C, A, B);
   const a = A.data, b = B.data, c = C.data;
   c.fill(0);
+  // Four rows of A and B at a time, two output rows per pass (they share B's loads).
   let r = 0;
   for (; r + 3 < m; r += 4) {
     const a0 = r * p, a1 = a0 + p, a2 = a1 + p, a3 = a2 + p;
     const b0 = r * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
-    for (let i = 0; i < p; i++) {
+    let i = 0;
+    for (; i + 1 < p; i += 2) {
+      const x0 = a[a0 + i], x1 = a[a1 + i], x2 = a[a2 + i], x3 = a[a3 + i];
+      const y0 = a[a0 + i + 1], y1 = a[a1 + i + 1], y2 = a[a2 + i + 1], y3 = a[a3 + i + 1];
+      const ci = i * n, cj = ci + n;
+      for (let j = 0; j < n; j++) {
+        const q0 = b[b0 + j], q1 = b[b1 + j], q2 = b[b2 + j], q3 = b[b3 + j];
+        c[ci + j] += x0 * q0 + x1 * q1 + x2 * q2 + x3 * q3;
+        c[cj + j] += y0 * q0 + y1 * q1 + y2 * q2 + y3 * q3;
+      }
+    }
+    if (i < p) {
       const x0 = a[a0 + i], x1 = a[a1 + i], x2 = a[a2 + i], x3 = a[a3 + i], ci = i * n;
       for (let j = 0; j < n; j++) {
         c[ci + j] += x0 * b[b0 + j] + x1 * b[b1 + j] + x2 * b[b2 + j] + x3 * b[b3 + j];
