@@ -129,8 +129,7 @@ function checkSpread(problem: EtfProblem, name: string): void {
  */
 export function checkStiefelPoint(name: string, value: unknown, d: number, K: number): Matrix {
   const U = checkMatrix(name, value, d, K);
-  checkOrthonormal(name, U);
-  return orthonormalise(U);
+  return orthonormalise(U, 6, checkOrthonormal(name, U));
 }
 
 /** Validated problem, start and settings of a call. */

@@ -34,17 +34,16 @@ export function departureFromIdentity(G: Matrix): number {
 /**
  * The polar factor of a matrix whose columns are nearly orthonormal (`max|UᵀU − I| < 0.5`),
  * by at most `maxSteps` Newton–Schulz steps; U itself (not a copy) when it is already
- * orthonormal to {@link ROUNDING_ORTHONORMALITY}. With `inPlace`, U itself is overwritten (for
- * temporaries); otherwise U is never modified.
+ * orthonormal to {@link ROUNDING_ORTHONORMALITY}. U is never modified. Pass `G = UᵀU` when it
+ * is already known.
  *
  * @example
  * ```ts
  * const V = orthonormalise(U); // max|VᵀV − I| ≤ 1e-14
  * ```
  */
-export function orthonormalise(U: Matrix, maxSteps = 6, inPlace = false): Matrix {
+export function orthonormalise(U: Matrix, maxSteps = 6, G: Matrix = gram(U)): Matrix {
   let X = U;
-  let G = gram(X);
   let err = departureFromIdentity(G);
   for (let step = 0; step < maxSteps && err > ROUNDING_ORTHONORMALITY; step++) {
     if (!(err < 0.5)) throw new RangeError(`orthonormalise: max|UᵀU − I| = ${err}, need < 0.5`);
@@ -52,8 +51,7 @@ export function orthonormalise(U: Matrix, maxSteps = 6, inPlace = false): Matrix
     const T = matrix(K, K);
     for (let i = 0; i < K * K; i++) T.data[i] = -0.5 * G.data[i];
     for (let i = 0; i < K; i++) T.data[i * K + i] += 1.5;
-    // Small K: rewrite the rows in place (no d×K allocation); large K: the blocked product.
-    X = (inPlace || X !== U) && K <= 32 ? multiplyRowsInPlace(X, T) : matmul(X, T);
+    X = matmul(X, T);
     // Quadratic convergence: from err < 1e-7 one step leaves 0.75·err² + rounding ≪ 1e-14,
     // so the check is only repeated from further away.
     if (err < 1e-7) break;
@@ -61,21 +59,6 @@ export function orthonormalise(U: Matrix, maxSteps = 6, inPlace = false): Matrix
     const next = departureFromIdentity(G);
     if (!(next < err)) break; // at rounding level already
     err = next;
-  }
-  return X;
-}
-
-/** In place: each row x of X becomes x·T (T K×K), with one row of scratch. */
-function multiplyRowsInPlace(X: Matrix, T: Matrix): Matrix {
-  const K = X.cols, x = X.data, t = T.data, row = new Float64Array(K);
-  for (let r = 0; r < X.rows; r++) {
-    const o = r * K;
-    for (let j = 0; j < K; j++) row[j] = x[o + j];
-    for (let j = 0; j < K; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += row[k] * t[k * K + j];
-      x[o + j] = s;
-    }
   }
   return X;
 }

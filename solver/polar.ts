@@ -77,7 +77,7 @@ export function polarFactor(
       for (let j = 0; j < K; j++) QS.data[i * K + j] = Q.data[i * K + j] / sigma[j];
     }
     matmulNT(QS, Q, S);
-    return { U: orthonormalise(matmul(A, S), 6, true), sigma, Q, rank };
+    return { U: orthonormalise(matmul(A, S)), sigma, Q, rank };
   }
   const Qr = columns(Q, 0, rank);
   const P = matmul(A, Qr);

@@ -76,15 +76,16 @@ export function orthonormalityError(U: Matrix): number {
 export const ORTHONORMALITY_TOLERANCE = 1e-5;
 
 /**
- * Checks that U's columns are orthonormal to {@link ORTHONORMALITY_TOLERANCE}.
+ * Checks that U's columns are orthonormal to {@link ORTHONORMALITY_TOLERANCE}; returns UᵀU.
  *
  * @example
  * ```ts
  * checkOrthonormal("options.start", U);
  * ```
  */
-export function checkOrthonormal(name: string, U: Matrix): void {
-  const err = orthonormalityError(U);
+export function checkOrthonormal(name: string, U: Matrix): Matrix {
+  const G = gram(U);
+  const err = departureFromIdentity(G);
   if (!(err <= ORTHONORMALITY_TOLERANCE)) {
     throw new InvalidArgumentError(
       name,
@@ -93,6 +94,7 @@ export function checkOrthonormal(name: string, U: Matrix): void {
       }, allowed ≤ ${ORTHONORMALITY_TOLERANCE}`,
     );
   }
+  return G;
 }
 
 /**
