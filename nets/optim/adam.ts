@@ -8,7 +8,7 @@
  */
 import type { Parameter } from "../model.ts";
 import { tf } from "../tf.ts";
-import { gradientOf, type Optimiser } from "./optimiser.ts";
+import { checkShape, checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
 
 /**
  * Adam/AdamW settings.
@@ -77,6 +77,21 @@ export function adam(
         ...[...v].map(([k, t]) => [`${k}.exp_avg_sq`, t] as [string, tf.Tensor]),
       ]),
     }),
+    setState(saved) {
+      checkStateNames(
+        decoupled ? "AdamW" : "Adam",
+        new Set(parameters.flatMap((p) => [`${p.name}.exp_avg`, `${p.name}.exp_avg_sq`])),
+        saved.tensors,
+      );
+      for (const p of parameters) {
+        for (const [suffix, target] of [["exp_avg", m], ["exp_avg_sq", v]] as const) {
+          const t = saved.tensors.get(`${p.name}.${suffix}`) as tf.Tensor;
+          checkShape(p.name, t, p.variable);
+          (target.get(p.name) as tf.Variable).assign(t);
+        }
+      }
+      step = saved.step;
+    },
     dispose() {
       for (const t of [...m.values(), ...v.values()]) t.dispose();
       m.clear();

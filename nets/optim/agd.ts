@@ -16,7 +16,7 @@ import type { Parameter } from "../model.ts";
 import { tf } from "../tf.ts";
 import { qr } from "../../solver/qr.ts";
 import { randomNormal, Rng } from "../../solver/random.ts";
-import { gradientOf, type Optimiser } from "./optimiser.ts";
+import { checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
 
 /**
  * AGD's scale `s(W)` for a parameter in tfjs layout.
@@ -127,6 +127,10 @@ export function agd(parameters: readonly Parameter[], options: { gain?: number }
       return { eta };
     },
     state: () => ({ step, tensors: new Map() }),
+    setState(saved) {
+      checkStateNames("AGD", new Set(), saved.tensors);
+      step = saved.step;
+    },
     dispose() {},
   };
 }

@@ -33,6 +33,11 @@ export interface Optimiser {
   step(grads: tf.NamedTensorMap): { eta?: tf.Scalar };
   /** Named state tensors (momentum buffers, moments) for checkpoints, and the step count. */
   state(): { step: number; tensors: Map<string, tf.Tensor> };
+  /**
+   * Restores what `state()` returned (names as there; the optimiser copies the values). Unknown
+   * or missing names, or shapes that do not fit, are errors.
+   */
+  setState(state: { step: number; tensors: Map<string, tf.Tensor> }): void;
   /** Frees the optimiser's state. */
   dispose(): void;
 }
@@ -62,4 +67,46 @@ export function gradientOf(grads: tf.NamedTensorMap, p: Parameter): tf.Tensor {
   const g = grads[p.variable.name];
   if (g === undefined) throw new Error(`optimiser: no gradient for parameter ${p.name}`);
   return g;
+}
+
+/**
+ * Checks that a restored state's names are exactly `expected` (order-free), or throws naming
+ * the missing and unexpected ones.
+ *
+ * @example
+ * ```ts
+ * checkStateNames("SGD", new Set(["w.momentum_buffer"]), state.tensors);
+ * ```
+ */
+export function checkStateNames(
+  optimiser: string,
+  expected: Set<string>,
+  tensors: Map<string, tf.Tensor>,
+): void {
+  const missing = [...expected].filter((n) => !tensors.has(n));
+  const unexpected = [...tensors.keys()].filter((n) => !expected.has(n));
+  if (missing.length > 0 || unexpected.length > 0) {
+    throw new RangeError(
+      `${optimiser} state: ${missing.length ? `missing ${missing.join(", ")}` : ""}` +
+        `${missing.length && unexpected.length ? "; " : ""}${
+          unexpected.length ? `unexpected ${unexpected.join(", ")}` : ""
+        }`,
+    );
+  }
+}
+
+/**
+ * Checks that a restored tensor has its parameter's shape, or throws naming the parameter.
+ *
+ * @example
+ * ```ts
+ * checkShape("conv1.weight", saved, p.variable);
+ * ```
+ */
+export function checkShape(name: string, t: tf.Tensor, like: tf.Tensor): void {
+  if (t.shape.length !== like.shape.length || t.shape.some((n, i) => n !== like.shape[i])) {
+    throw new RangeError(
+      `optimiser state for ${name}: shape [${t.shape}], expected [${like.shape}]`,
+    );
+  }
 }

@@ -7,7 +7,7 @@
  */
 import type { Parameter } from "../model.ts";
 import { tf } from "../tf.ts";
-import { gradientOf, type Optimiser } from "./optimiser.ts";
+import { checkShape, checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
 
 /**
  * SGD settings.
@@ -61,6 +61,22 @@ export function sgd(parameters: readonly Parameter[], options: SgdOptions = {}):
       step,
       tensors: new Map([...buffers].map(([k, v]) => [`${k}.momentum_buffer`, v])),
     }),
+    setState(saved) {
+      // Momentum buffers exist from the first step on: all parameters have one, or none.
+      const expected = new Set(
+        saved.step > 0 && momentum !== 0 ? parameters.map((p) => `${p.name}.momentum_buffer`) : [],
+      );
+      checkStateNames("SGD", expected, saved.tensors);
+      for (const b of buffers.values()) b.dispose();
+      buffers.clear();
+      for (const p of parameters) {
+        const t = saved.tensors.get(`${p.name}.momentum_buffer`);
+        if (t === undefined) continue;
+        checkShape(p.name, t, p.variable);
+        buffers.set(p.name, tf.variable(tf.clone(t), false));
+      }
+      step = saved.step;
+    },
     dispose() {
       for (const b of buffers.values()) b.dispose();
       buffers.clear();
