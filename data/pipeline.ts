@@ -1,0 +1,140 @@
+/**
+ * The input pipeline: an epoch's batches ({@link planEpoch}) through the split's transforms
+ * ({@link BatchTransform}), as float32 arrays ready for `tf.tensor4d` / `tf.tensor2d`.
+ *
+ * Everything is a function of (seed, epoch, batch number): batch b of epoch e draws its
+ * augmentation from `new Rng(deriveSeed(seed, STREAM.augment, e, b))`, so an epoch — or any
+ * batch of it (`startBatch`) — regenerates bit for bit, in any order.
+ *
+ * @module
+ */
+import { Rng } from "../solver/random.ts";
+import type { DatasetSplit } from "./dataset.ts";
+import { deriveSeed, type EpochPlan, planEpoch, STREAM } from "./batches.ts";
+import { BatchTransform, type Normalisation } from "./transforms.ts";
+
+/**
+ * Options of {@link batches}.
+ *
+ * @example
+ * ```ts
+ * const options: PipelineOptions = { batchSize: 256, seed: 1, epoch: 0, train: true, stratified: true };
+ * ```
+ */
+export type PipelineOptions = {
+  /** Samples per batch (`--batch_size`). */
+  batchSize: number;
+  /** The run's seed (`--seed`). */
+  seed: number;
+  /** The epoch (0-based). */
+  epoch: number;
+  /** Training pass: augmentation on; shuffled unless `shuffle: false`. */
+  train: boolean;
+  /** Shuffle the order (default: `train`). Evaluation passes keep the dataset order. */
+  shuffle?: boolean;
+  /** Class-stratified batches (`--stratified_batch`). */
+  stratified?: boolean;
+  /** Samples per class (`--sample_size`); null/undefined keeps all. */
+  sampleSize?: number | null;
+  /** Seed of a seeded per-class subset; default the first `sampleSize` of each class. */
+  subsetSeed?: number;
+  /** Drop a last, smaller batch. */
+  dropLast?: boolean;
+  /** Normalisation override (a folder test split needs the training split's `channelStats`). */
+  normalisation?: Normalisation;
+  /** Skip the first batches (they are not transformed). */
+  startBatch?: number;
+  /**
+   * Write every batch into one reused buffer (default false). Only safe when each batch is
+   * consumed before the next is requested *and* its data copied: tfjs's cpu backend keeps a
+   * reference to the array passed to `tf.tensor`, so a reused buffer would change earlier tensors.
+   */
+  reuseOutput?: boolean;
+  /**
+   * A prepared transform to reuse across epochs: built for the same split and the same `train`
+   * (and normalisation); built here when absent.
+   */
+  transform?: BatchTransform;
+};
+
+/**
+ * One batch.
+ *
+ * @example
+ * ```ts
+ * const { x, shape, labels }: Batch = batches(data.test, { batchSize: 500, seed: 0, epoch: 0, train: false }).next().value!;
+ * ```
+ */
+export type Batch = {
+  /** Inputs, row-major with shape `shape`. */
+  x: Float32Array;
+  /** [B, H, W, 3] for images, [B, d] for features. */
+  shape: number[];
+  /** The samples' labels. */
+  labels: Int32Array;
+  /** The samples' indices in the split. */
+  indices: Int32Array;
+  /** This batch's number in the epoch (0-based). */
+  batch: number;
+  /** Batches in the epoch. */
+  batches: number;
+};
+
+/**
+ * The epoch's plan for `split` under `options` (no transforms): the batches' indices, e.g. to
+ * count batches for a progress bar.
+ *
+ * @example
+ * ```ts
+ * const n = epochPlan(data.train, { batchSize: 256, seed: 1, epoch: 0, train: true }).batches.length;
+ * ```
+ */
+export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochPlan {
+  return planEpoch(split.labels, split.numClasses, {
+    batchSize: options.batchSize,
+    seed: options.seed,
+    epoch: options.epoch,
+    shuffle: options.shuffle ?? options.train,
+    stratified: options.stratified,
+    sampleSize: options.sampleSize,
+    subsetSeed: options.subsetSeed,
+    dropLast: options.dropLast,
+  });
+}
+
+/**
+ * Yields the epoch's batches of `split`, transformed (training augmentation only when `train`).
+ *
+ * @example
+ * ```ts
+ * const transform = new BatchTransform(data.train, { train: true });
+ * for (const { x, shape, labels } of batches(data.train, { batchSize: 256, seed: 1, epoch, train: true, stratified: true, transform })) {
+ *   const input = tf.tensor4d(x, shape as [number, number, number, number]);
+ *   // … train on (input, labels), then input.dispose()
+ * }
+ * ```
+ */
+export function* batches(split: DatasetSplit, options: PipelineOptions): Generator<Batch> {
+  const plan = epochPlan(split, options);
+  const transform = options.transform ??
+    new BatchTransform(split, { train: options.train, normalisation: options.normalisation });
+  const L = transform.sampleLength;
+  let shared: Float32Array | null = null;
+  const count = plan.batches.length;
+  for (let b = options.startBatch ?? 0; b < count; b++) {
+    const indices = plan.batches[b];
+    const B = indices.length;
+    let x: Float32Array;
+    if (options.reuseOutput) {
+      if (!shared || shared.length < B * L) shared = new Float32Array(B * L);
+      x = shared.subarray(0, B * L);
+    } else {
+      x = new Float32Array(B * L);
+    }
+    const rng = new Rng(deriveSeed(options.seed, STREAM.augment, options.epoch, b));
+    transform.apply(indices, rng, x);
+    const labels = new Int32Array(B);
+    for (let i = 0; i < B; i++) labels[i] = split.labels[indices[i]];
+    yield { x, shape: [B, ...transform.sampleShape], labels, indices, batch: b, batches: count };
+  }
+}
