@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { join, relative } from "node:path";
 import pngjs from "npm:pngjs@7.0.0";
 import jpeg from "npm:jpeg-js@0.4.4";
@@ -51,8 +52,9 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
   let width: number, height: number, rgba: Uint8Array;
   try {
     if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e) {
+      // pngjs reads through Node's Buffer methods: wrap the bytes without copying
       const png = pngjs.PNG.sync.read(
-        bytes as unknown as Parameters<typeof pngjs.PNG.sync.read>[0],
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       );
       width = png.width;
       height = png.height;
@@ -81,41 +83,55 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
   return { width, height, data };
 }
 
-/** PIL's bilinear resampling coefficients for one axis (see ImagingResample's precompute_coeffs). */
+const PRECISION_BITS = 22; // PIL: 32 - 8 - 2
+const HALF = 2 ** (PRECISION_BITS - 1), ONE = 2 ** PRECISION_BITS;
+
+/**
+ * PIL's bilinear resampling coefficients for one axis (ImagingResample's precompute_coeffs and
+ * normalize_coeffs_8bpc): fixed-point weights with 22 fractional bits.
+ */
 function coefficients(
   inSize: number,
   outSize: number,
-): { start: Int32Array; weights: Float64Array[] } {
+): { start: Int32Array; weights: Int32Array[] } {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // bilinear support 1, widened when shrinking
+  const ss = 1 / filterScale;
   const start = new Int32Array(outSize);
-  const weights: Float64Array[] = [];
+  const weights: Int32Array[] = [];
   for (let x = 0; x < outSize; x++) {
     const center = (x + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
     const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
-    const w = new Float64Array(Math.max(xmax - xmin, 0));
+    const k = new Float64Array(Math.max(xmax - xmin, 0));
     let total = 0;
-    for (let i = 0; i < w.length; i++) {
-      const t = Math.abs((i + xmin - center + 0.5) / filterScale);
-      w[i] = t < 1 ? 1 - t : 0;
-      total += w[i];
+    for (let i = 0; i < k.length; i++) {
+      const t = Math.abs((i + xmin - center + 0.5) * ss);
+      k[i] = t < 1 ? 1 - t : 0;
+      total += k[i];
     }
-    if (total > 0) { for (let i = 0; i < w.length; i++) w[i] /= total; }
+    const w = new Int32Array(k.length);
+    for (let i = 0; i < k.length; i++) {
+      const v = total !== 0 ? k[i] / total : k[i];
+      w[i] = Math.trunc(v < 0 ? v * ONE - 0.5 : v * ONE + 0.5);
+    }
     start[x] = xmin;
     weights.push(w);
   }
   return { start, weights };
 }
 
-function clip8(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+/** PIL's clip8: the fixed-point sum (offset by a half) shifted down and clamped to 0…255. */
+function clip8(ss: number): number {
+  const v = Math.floor(ss / ONE);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 /**
  * Resizes an RGB image to `width`×`height` with PIL's bilinear filter (antialiased when
- * shrinking), horizontal pass then vertical, rounding to uint8 after each as PIL does.
+ * shrinking), horizontal pass then vertical, in PIL's fixed-point arithmetic, so the result is
+ * the same as `Image.resize((width, height), Image.BILINEAR)`.
  *
  * @example
  * ```ts
@@ -132,7 +148,7 @@ export function resizeBilinear(img: RgbImage, width: number, height: number): Rg
       for (let x = 0; x < width; x++) {
         const w = weights[x];
         for (let c = 0; c < 3; c++) {
-          let s = 0;
+          let s = HALF;
           for (let i = 0; i < w.length; i++) s += w[i] * img.data[row + (start[x] + i) * 3 + c];
           out[(y * width + x) * 3 + c] = clip8(s);
         }
@@ -147,7 +163,7 @@ export function resizeBilinear(img: RgbImage, width: number, height: number): Rg
     for (let y = 0; y < height; y++) {
       const w = weights[y];
       for (let p = 0; p < stride; p++) {
-        let s = 0;
+        let s = HALF;
         for (let i = 0; i < w.length; i++) s += w[i] * src.data[(start[y] + i) * stride + p];
         out[y * stride + p] = clip8(s);
       }
