@@ -47,6 +47,17 @@ export function chwToHwc(chw: Uint8Array, n: number, h = 32, w = 32, c = 3): Uin
   const plane = h * w, size = plane * c;
   for (let i = 0; i < n; i++) {
     const base = i * size;
+    if (c === 3) {
+      const r = chw.subarray(base, base + plane);
+      const g = chw.subarray(base + plane, base + 2 * plane);
+      const b = chw.subarray(base + 2 * plane, base + size);
+      for (let p = 0, o = base; p < plane; p++, o += 3) {
+        out[o] = r[p];
+        out[o + 1] = g[p];
+        out[o + 2] = b[p];
+      }
+      continue;
+    }
     for (let ch = 0; ch < c; ch++) {
       const src = base + ch * plane;
       for (let p = 0; p < plane; p++) out[base + p * c + ch] = chw[src + p];
