@@ -21,7 +21,14 @@ import { type NdArray, pyString, type PyValue, unpickle } from "./pickle.ts";
 import { CIFAR100_SOURCE, CIFAR10_SOURCE, type DatasetSource, sourceUrls } from "./sources.ts";
 import { extractTarGz } from "./tar.ts";
 
-/** Bytes per CIFAR image (3 planes of 32×32). */
+/**
+ * Bytes per CIFAR image (3 planes of 32×32).
+ *
+ * @example
+ * ```ts
+ * const n = data.length / CIFAR_IMAGE_BYTES;
+ * ```
+ */
 export const CIFAR_IMAGE_BYTES = 3072;
 
 /**

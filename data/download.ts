@@ -15,7 +15,14 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { DatasetError } from "./dataset.ts";
 
-/** A line-oriented progress sink (the training task passes its logger). */
+/**
+ * A line-oriented progress sink (the training task passes its logger).
+ *
+ * @example
+ * ```ts
+ * const log: LogFn = (line) => console.error(line);
+ * ```
+ */
 export type LogFn = (line: string) => void;
 
 /**
@@ -108,7 +115,15 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
 }
 
-/** A temporary path next to `path`, unique to this process and call. */
+/**
+ * A temporary path next to `path` (same directory, so a rename is atomic), unique to this
+ * process and call: `.<name>.<pid>-<random>.part`.
+ *
+ * @example
+ * ```ts
+ * tempPathFor("/data/x.gz"); // "/data/.x.gz.4242-1k3j9f.part"
+ * ```
+ */
 export function tempPathFor(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   return join(dirname(path), `.${basename(path)}.${Deno.pid}-${rand}.part`);

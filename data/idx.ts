@@ -11,9 +11,23 @@
  */
 import { DatasetError } from "./dataset.ts";
 
-/** Magic number of an IDX file of uint8 images (3 dimensions). */
+/**
+ * Magic number of an IDX file of uint8 images (3 dimensions).
+ *
+ * @example
+ * ```ts
+ * new DataView(bytes.buffer).getUint32(0) === IDX_IMAGES_MAGIC;
+ * ```
+ */
 export const IDX_IMAGES_MAGIC = 0x00000803;
-/** Magic number of an IDX file of uint8 labels (1 dimension). */
+/**
+ * Magic number of an IDX file of uint8 labels (1 dimension).
+ *
+ * @example
+ * ```ts
+ * new DataView(bytes.buffer).getUint32(0) === IDX_LABELS_MAGIC;
+ * ```
+ */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
 /**
@@ -101,7 +115,14 @@ export function parseIdxLabels(bytes: Uint8Array, path: string, numClasses: numb
   return labels;
 }
 
-/** True when `bytes` starts with the gzip magic bytes 1f 8b. */
+/**
+ * True when `bytes` starts with the gzip magic bytes 1f 8b.
+ *
+ * @example
+ * ```ts
+ * isGzip(new Uint8Array([0x1f, 0x8b, 8])); // true
+ * ```
+ */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }

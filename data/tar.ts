@@ -189,7 +189,8 @@ async function mergeMove(src: string, dest: string): Promise<void> {
 /**
  * Extracts a .tar.gz (or plain .tar) file into `destDir`, atomically per file: everything is first
  * written into a temporary directory inside `destDir`, which is merged into place only once the
- * whole archive has been read. A corrupt or truncated archive leaves `destDir` as it was.
+ * whole archive has been read. A corrupt or truncated archive leaves `destDir` as it was; Ctrl-C
+ * removes the temporary directory, and one left by a killed process is removed after 10 minutes.
  *
  * @example
  * ```ts
@@ -198,6 +199,13 @@ async function mergeMove(src: string, dest: string): Promise<void> {
  */
 export async function extractTarGz(archive: string, destDir: string): Promise<string[]> {
   await Deno.mkdir(destDir, { recursive: true });
+  // temporary folders of extractions killed outright (SIGKILL) over 10 minutes ago
+  for await (const entry of Deno.readDir(destDir)) {
+    if (!entry.isDirectory || !/^\.extract-.*\.part$/.test(entry.name)) continue;
+    const stale = join(destDir, entry.name);
+    const mtime = (await Deno.stat(stale)).mtime?.getTime() ?? Date.now();
+    if (Date.now() - mtime > 10 * 60_000) await Deno.remove(stale, { recursive: true });
+  }
   const tmp = await Deno.makeTempDir({ dir: destDir, prefix: ".extract-", suffix: ".part" });
   const cleanup = () => {
     try {
