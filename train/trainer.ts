@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type DatasetSplit } from "../data/dataset.ts";
+import type { DatasetSplit } from "../data/dataset.ts";
 import { expandHome, loadDataset } from "../data/load.ts";
 import { batches, epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
