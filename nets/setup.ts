@@ -100,16 +100,16 @@ function choice<T extends string>(argument: string, value: string, allowed: read
 }
 
 /**
- * Validates the options and builds backbone, head, optimiser and loss.
+ * Checks names and values of setup options (everything that needs no dataset or model) and
+ * resolves the defaults; `createTrainingSetup` calls it first, and a training task calls it
+ * before any expensive work so bad input fails at once.
  *
  * @example
  * ```ts
- * const { setup, resolved, dispose } = createTrainingSetup({ model: "mlp", method: "fixed", numClasses: 10, inputShape: [784] });
+ * const v = validateSetupOptions({ model: "resnet18", method: "implicit", numClasses: 10 });
  * ```
  */
-export function createTrainingSetup(
-  options: SetupOptions,
-): { setup: TrainingSetup; resolved: ResolvedSetup; dispose(): void } {
+export function validateSetupOptions(options: SetupOptions) {
   const model = choice("--model", options.model, BACKBONE_NAMES);
   const method = parseMethod(options.method);
   const K = options.numClasses;
@@ -146,6 +146,45 @@ export function createTrainingSetup(
     FEATURE_AVERAGES,
   );
   const seed = options.seed ?? 0;
+  return {
+    model,
+    method,
+    K,
+    temperature,
+    optimiser,
+    bias,
+    loss,
+    etfSolver,
+    etfBackward,
+    featureAverage,
+    seed,
+  };
+}
+
+/**
+ * Validates the options and builds backbone, head, optimiser and loss.
+ *
+ * @example
+ * ```ts
+ * const { setup, resolved, dispose } = createTrainingSetup({ model: "mlp", method: "fixed", numClasses: 10, inputShape: [784] });
+ * ```
+ */
+export function createTrainingSetup(
+  options: SetupOptions,
+): { setup: TrainingSetup; resolved: ResolvedSetup; dispose(): void } {
+  const {
+    model,
+    method,
+    K,
+    temperature,
+    optimiser,
+    bias,
+    loss,
+    etfSolver,
+    etfBackward,
+    featureAverage,
+    seed,
+  } = validateSetupOptions(options);
   const backbone = createBackbone(
     model,
     model === "ufm"

@@ -55,20 +55,24 @@ export class RunDirectory {
     this.path = path;
   }
 
-  /** Creates a fresh run directory. */
-  static async create(path: string, options: { force: boolean }): Promise<RunDirectory> {
-    if (await exists(path)) {
-      const entries = [...Deno.readDirSync(path)];
-      if (entries.length > 0) {
-        if (!options.force) {
-          throw new InvalidArgumentError(
-            "--uid",
-            `the run directory ${path} already exists; pass --force to overwrite it or --resume to continue it`,
-          );
-        }
-        await Deno.remove(path, { recursive: true });
-      }
+  /**
+   * Throws unless a fresh run may be created at `path`: it must not exist (or be empty), unless
+   * `force`. Call it before any expensive set-up; `create` checks again.
+   */
+  static async checkAvailable(path: string, options: { force: boolean }): Promise<void> {
+    if (options.force || !(await exists(path))) return;
+    if ([...Deno.readDirSync(path)].length > 0) {
+      throw new InvalidArgumentError(
+        "--uid",
+        `the run directory ${path} already exists; pass --force to overwrite it or --resume to continue it`,
+      );
     }
+  }
+
+  /** Creates a fresh run directory (replacing an existing one only with `force`). */
+  static async create(path: string, options: { force: boolean }): Promise<RunDirectory> {
+    await RunDirectory.checkAvailable(path, options);
+    if (await exists(path)) await Deno.remove(path, { recursive: true });
     await Deno.mkdir(join(path, "checkpoints"), { recursive: true });
     return new RunDirectory(path);
   }

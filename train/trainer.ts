@@ -8,12 +8,12 @@
  */
 import { join } from "node:path";
 import type { DatasetSplit } from "../data/dataset.ts";
-import { expandHome, loadDataset } from "../data/load.ts";
+import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { batches, epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
-import { type BackendInfo, selectBackend } from "../nets/backend.ts";
+import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
-import { createTrainingSetup, type ResolvedSetup } from "../nets/setup.ts";
+import { createTrainingSetup, type ResolvedSetup, validateSetupOptions } from "../nets/setup.ts";
 import { tf, TFJS_VERSION } from "../nets/tf.ts";
 import { type TrainingSetup, trainStep } from "../nets/train_step.ts";
 import { InvalidArgumentError } from "../solver/errors.ts";
@@ -47,6 +47,15 @@ export type TrainOutcome = {
 };
 
 type Io = { log: (line: string) => void; signal?: AbortSignal };
+
+function checkDatasetName(name: string): void {
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(
+      "--dataset",
+      `got ${JSON.stringify(name)}, allowed: ${DATASET_NAMES.join(", ")}`,
+    );
+  }
+}
 
 /** A clean pass (evaluation mode, no augmentation) over `split`: accuracy and μ_G. */
 async function evaluate(
@@ -95,11 +104,13 @@ export async function train(
 ): Promise<TrainOutcome> {
   const runPath = join(expandHome(requested.storage), requested.uid);
   const resuming = requested.resume || requested.resumeCheckpoint !== null;
-  const run = resuming
-    ? await RunDirectory.open(runPath)
-    : await RunDirectory.create(runPath, { force: requested.force });
+  // A fresh run's directory is created only once everything is validated and loaded, so bad
+  // input leaves nothing behind.
+  let run: RunDirectory | null = resuming ? await RunDirectory.open(runPath) : null;
+  if (run === null) await RunDirectory.checkAvailable(runPath, { force: requested.force });
+  const pending: string[] = [];
   let config = requested;
-  if (resuming) {
+  if (run !== null) {
     // The stored run defines the run; only how it is carried on may change.
     const stored = (await run.readJson<{ config: TrainConfig }>("config.json")).config;
     config = {
@@ -114,10 +125,26 @@ export async function train(
   }
   const log = async (line: string) => {
     io.log(line);
-    await run.log(line);
+    if (run === null) pending.push(line);
+    else await run.log(line);
   };
 
-  const backend: BackendInfo = await selectBackend(config.backend as never, {
+  // Names and values first (no backend, data or model yet): bad input fails at once.
+  validateSetupOptions({
+    model: config.model,
+    method: config.method,
+    numClasses: config.numClasses ?? 2,
+    optimiser: config.optimiser === "" ? undefined : config.optimiser,
+    bias: config.bias,
+    loss: config.loss,
+    temperature: config.temperature,
+    etfSolver: config.etfSolver,
+    etfBackward: config.etfBackward,
+    featureAverage: config.featureAverage,
+  });
+  checkDatasetName(config.dataset);
+  const backendName = parseBackendName(config.backend, "--backend");
+  const backend: BackendInfo = await selectBackend(backendName, {
     ...(config.threads !== null ? { threads: config.threads } : {}),
     log: (line) => void log(line),
   });
@@ -173,6 +200,28 @@ export async function train(
     featureDim: config.featureDim,
     seed: config.seed,
   });
+  try {
+    if (config.stratifiedBatch && !isUfm && pipeline.batchSize < K) {
+      throw new InvalidArgumentError(
+        "--batch_size",
+        `got ${pipeline.batchSize} < K = ${K}: stratified batches need every class in every batch`,
+      );
+    }
+    epochPlan(split, pipeline); // validates the batching options before anything is written
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  if (run === null) {
+    try {
+      run = await RunDirectory.create(runPath, { force: requested.force });
+    } catch (e) {
+      dispose();
+      throw e;
+    }
+    for (const line of pending) await run.log(line);
+  }
+  const runDir: RunDirectory = run;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   let interrupted = false;
   const onSignal = () => {
@@ -193,7 +242,7 @@ export async function train(
       buffers: setup.backbone.buffers,
     };
     if (!resuming) {
-      await run.writeJson("config.json", {
+      await runDir.writeJson("config.json", {
         config,
         resolved: resolved satisfies ResolvedSetup,
         versions: {
@@ -219,20 +268,20 @@ export async function train(
           state: config.resumeCheckpoint.replace("model-epoch-", "state-epoch-"),
           epoch: -1,
         }
-        : await run.latest();
+        : await runDir.latest();
       if (latest === null) {
         await log("resume: no checkpoint yet, starting from epoch 1");
       } else {
-        const modelPath = latest.model.startsWith("/") ? latest.model : run.file(latest.model);
-        const statePath = latest.state.startsWith("/") ? latest.state : run.file(latest.state);
+        const modelPath = latest.model.startsWith("/") ? latest.model : runDir.file(latest.model);
+        const statePath = latest.state.startsWith("/") ? latest.state : runDir.file(latest.state);
         await loadModelCheckpoint(modelPath, modelState);
         ({ epoch: startEpoch, globalStep } = await loadTrainingState(
           statePath,
           setup.optimiser,
           setup.head,
         ));
-        await run.truncateJsonLines("steps.jsonl", startEpoch);
-        await run.truncateJsonLines("epochs.jsonl", startEpoch);
+        await runDir.truncateJsonLines("steps.jsonl", startEpoch);
+        await runDir.truncateJsonLines("epochs.jsonl", startEpoch);
         await log(
           `resume: continuing after epoch ${startEpoch} (step ${globalStep}) from ${latest.model}`,
         );
@@ -260,7 +309,13 @@ export async function train(
             `the last good checkpoint is ${lastCheckpoint}`;
           progress.done();
           await log(`stopped: ${message}`);
-          return { status: "diverged", runDir: run.path, epoch: epoch - 1, trainAccuracy, message };
+          return {
+            status: "diverged",
+            runDir: runDir.path,
+            epoch: epoch - 1,
+            trainAccuracy,
+            message,
+          };
         }
         const n = batch.labels.length;
         sums.loss += m.loss * n;
@@ -268,7 +323,7 @@ export async function train(
         sums.top5 += m.top5 * n;
         sums.cosine += m.cosine * n;
         sums.n += n;
-        await run.appendJsonLine("steps.jsonl", {
+        await runDir.appendJsonLine("steps.jsonl", {
           epoch,
           step: globalStep,
           batch: batch.batch + 1,
@@ -289,7 +344,7 @@ export async function train(
         if ((batch.batch + 1) % config.logInterval === 0 || batch.batch + 1 === total) {
           const status = `loss ${m.loss.toFixed(4)} top1 ${(100 * m.top1).toFixed(1)}%`;
           progress.update(batch.batch + 1, status);
-          await run.log(`epoch ${epoch} batch ${batch.batch + 1}/${total} ${status}`);
+          await runDir.log(`epoch ${epoch} batch ${batch.batch + 1}/${total} ${status}`);
         }
         if (interrupted || io.signal?.aborted) break;
       }
@@ -301,7 +356,7 @@ export async function train(
         await log(message);
         return {
           status: "interrupted",
-          runDir: run.path,
+          runDir: runDir.path,
           epoch: epoch - 1,
           trainAccuracy,
           message,
@@ -320,7 +375,7 @@ export async function train(
         trainAccuracy = clean.accuracy;
         record.trainAccuracy = clean.accuracy;
         const names = RunDirectory.checkpointNames(epoch);
-        await saveModelCheckpoint(run.file(names.model), modelState, {
+        await saveModelCheckpoint(runDir.file(names.model), modelState, {
           epoch: String(epoch),
           uid: config.uid,
         });
@@ -334,16 +389,16 @@ export async function train(
             return { W, b };
           });
         }
-        await saveTrainingState(run.file(names.state), setup.optimiser, setup.head, {
+        await saveTrainingState(runDir.file(names.state), setup.optimiser, setup.head, {
           epoch,
           globalStep,
         }, classifier);
         if (classifier) tf.dispose([classifier.W, classifier.b]);
         clean.meanFeature.dispose();
-        await run.writeJson("latest.json", { epoch, ...names });
+        await runDir.writeJson("latest.json", { epoch, ...names });
         lastCheckpoint = `epoch ${epoch} (${names.model})`;
       }
-      await run.appendJsonLine("epochs.jsonl", record);
+      await runDir.appendJsonLine("epochs.jsonl", record);
       await log(
         `epoch ${epoch}/${config.epochs}: loss ${(record.loss as number).toFixed(4)}, batch top-1 ${
           (100 * (record.top1 as number)).toFixed(2)
@@ -356,10 +411,10 @@ export async function train(
     }
     return {
       status: "completed",
-      runDir: run.path,
+      runDir: runDir.path,
       epoch: config.epochs,
       trainAccuracy,
-      message: `done: ${run.path} (last checkpoint ${lastCheckpoint})`,
+      message: `done: ${runDir.path} (last checkpoint ${lastCheckpoint})`,
     };
   }
 }
