@@ -25,7 +25,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const outcome = await train(parsed);
-  console.error(outcome.message);
+  // Interruptions and divergence were already reported (and logged) by the run itself.
+  if (outcome.status === "completed") console.error(outcome.message);
   return outcome.status === "completed" ? 0 : outcome.status === "interrupted" ? 130 : 1;
 }
 

@@ -198,3 +198,25 @@ Deno.test("train task: bad input exits 2 with one line and no stack trace", asyn
     assert(!r.stderr.includes("    at "), `${args}: stack trace in ${r.stderr}`);
   }
 });
+
+Deno.test("train task: a non-finite loss stops the run, naming the step and the last good checkpoint", async () => {
+  // τ = 3e38 makes the logits overflow float32 at the first step.
+  const r = await runTask("standard", [
+    ...TINY,
+    "--epochs",
+    "2",
+    "--storage",
+    storage,
+    "--uid",
+    "diverged",
+    "--temperature",
+    "3e38",
+  ]);
+  assertEquals(r.code, 1, r.stderr);
+  assert(
+    r.stderr.includes("non-finite loss") && r.stderr.includes("step 1") &&
+      r.stderr.includes("last good checkpoint"),
+    r.stderr,
+  );
+  assert(!r.stderr.includes("    at "), r.stderr);
+});
