@@ -20,6 +20,7 @@ import { downloadFile, type DownloadOptions, type LogFn } from "./download.ts";
 import { type NdArray, pyString, type PyValue, unpickle } from "./pickle.ts";
 import { CIFAR100_SOURCE, CIFAR10_SOURCE, type DatasetSource, sourceUrls } from "./sources.ts";
 import { extractTarGz } from "./tar.ts";
+import { exists } from "./fs.ts";
 
 /**
  * Bytes per CIFAR image (3 planes of 32×32).
@@ -227,16 +228,6 @@ const LAYOUTS = {
     source: CIFAR100_SOURCE,
   },
 };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 async function allExist(dir: string, files: string[]): Promise<boolean> {
   for (const f of files) if (!(await exists(join(dir, f)))) return false;

@@ -16,6 +16,7 @@
 import { join } from "node:path";
 import { atomicWriteFile } from "./atomic_write.ts";
 import { InvalidArgumentError } from "../solver/errors.ts";
+import { exists } from "../data/fs.ts";
 
 /**
  * The last complete checkpoint, as `latest.json` records it.
@@ -26,16 +27,6 @@ import { InvalidArgumentError } from "../solver/errors.ts";
  * ```
  */
 export type LatestCheckpoint = { epoch: number; model: string; state: string };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /**
  * A run directory: creates it (refusing to overwrite an existing run unless `force`) or opens it
