@@ -13,7 +13,12 @@ import { batches, epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
 import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
-import { createTrainingSetup, type ResolvedSetup, validateSetupOptions } from "../nets/setup.ts";
+import {
+  createTrainingSetup,
+  type ResolvedSetup,
+  type SetupOptions,
+  validateSetupOptions,
+} from "../nets/setup.ts";
 import { tf, TFJS_VERSION } from "../nets/tf.ts";
 import { type TrainingSetup, trainStep } from "../nets/train_step.ts";
 import { InvalidArgumentError } from "../solver/errors.ts";
@@ -47,6 +52,33 @@ export type TrainOutcome = {
 };
 
 type Io = { log: (line: string) => void; signal?: AbortSignal };
+
+/** The network set-up a configuration asks for (`extra`: what only the dataset tells). */
+function setupOptions(
+  config: TrainConfig,
+  extra: { numClasses: number; inputShape?: number[]; numSamples?: number },
+): SetupOptions {
+  return {
+    model: config.model,
+    method: config.method,
+    optimiser: config.optimiser === "" ? undefined : config.optimiser,
+    lr: config.lr ?? undefined,
+    gain: config.gain,
+    bias: config.bias,
+    loss: config.loss,
+    temperature: config.temperature,
+    etfSolver: config.etfSolver,
+    etfBackward: config.etfBackward,
+    featureAverage: config.featureAverage,
+    resnetWidth: config.resnetWidth,
+    width: config.width,
+    depth: config.depth,
+    fixdim: config.fixdim,
+    featureDim: config.featureDim,
+    seed: config.seed,
+    ...extra,
+  };
+}
 
 function checkDatasetName(name: string): void {
   if (!(DATASET_NAMES as readonly string[]).includes(name)) {
@@ -130,18 +162,8 @@ export async function train(
   };
 
   // Names and values first (no backend, data or model yet): bad input fails at once.
-  validateSetupOptions({
-    model: config.model,
-    method: config.method,
-    numClasses: config.numClasses ?? 2,
-    optimiser: config.optimiser === "" ? undefined : config.optimiser,
-    bias: config.bias,
-    loss: config.loss,
-    temperature: config.temperature,
-    etfSolver: config.etfSolver,
-    etfBackward: config.etfBackward,
-    featureAverage: config.featureAverage,
-  });
+  validateSetupOptions(setupOptions(config, { numClasses: config.numClasses ?? 2 }));
+
   checkDatasetName(config.dataset);
   const backendName = parseBackendName(config.backend, "--backend");
   const backend: BackendInfo = await selectBackend(backendName, {
@@ -178,28 +200,14 @@ export async function train(
     sampleSize: config.sampleSize,
     transform,
   };
-  const { setup, resolved, dispose } = createTrainingSetup({
-    model: config.model,
-    method: config.method,
-    numClasses: K,
-    optimiser: config.optimiser === "" ? undefined : config.optimiser,
-    lr: config.lr ?? undefined,
-    gain: config.gain,
-    bias: config.bias,
-    loss: config.loss,
-    temperature: config.temperature,
-    etfSolver: config.etfSolver,
-    etfBackward: config.etfBackward,
-    featureAverage: config.featureAverage,
-    inputShape: transform.sampleShape,
-    resnetWidth: config.resnetWidth,
-    width: config.width,
-    depth: config.depth,
-    fixdim: config.fixdim,
-    numSamples: split.length,
-    featureDim: config.featureDim,
-    seed: config.seed,
-  });
+  const { setup, resolved, dispose } = createTrainingSetup(
+    setupOptions(config, {
+      numClasses: K,
+      inputShape: transform.sampleShape,
+      numSamples: split.length,
+    }),
+  );
+
   try {
     if (config.stratifiedBatch && !isUfm && pipeline.batchSize < K) {
       throw new InvalidArgumentError(
