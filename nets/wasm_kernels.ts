@@ -73,6 +73,14 @@ function asTensor(info: TensorInfo, backend: Backend): tf.Tensor {
   return t;
 }
 
+/** The attributes tfjs passes to both convolution gradient kernels. */
+type ConvGradientAttrs = {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+};
+
 /**
  * The filter gradient of a 2-D convolution on the wasm backend (tfjs's `Conv2DBackpropFilter`
  * kernel: inputs `x`, `dy`; attributes `strides`, `pad`, `dataFormat`, `dimRoundingMode`,
@@ -86,11 +94,7 @@ function asTensor(info: TensorInfo, backend: Backend): tf.Tensor {
  */
 export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: KernelArgs): tf.Tensor {
   const { x, dy } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as {
-    strides: number | [number, number];
-    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-    dataFormat: "NHWC" | "NCHW";
-    dimRoundingMode?: "floor" | "round" | "ceil";
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as ConvGradientAttrs & {
     filterShape: [number, number, number, number];
   };
   const channelsLast = tf.backend_util.convertConv2DDataFormat(dataFormat) === "channelsLast";
@@ -174,11 +178,7 @@ export function conv2DBackpropInputWasm(
 ): tf.Tensor | TensorInfo | TensorInfo[] {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as {
-    strides: number | [number, number];
-    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-    dataFormat: "NHWC" | "NCHW";
-    dimRoundingMode?: "floor" | "round" | "ceil";
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as ConvGradientAttrs & {
     inputShape: [number, number, number, number];
   };
   const channelsLast = tf.backend_util.convertConv2DDataFormat(dataFormat) === "channelsLast";
