@@ -105,7 +105,15 @@ export function checkEtfTarget(Y: unknown, name = "Y"): Matrix {
   return M;
 }
 
-function checkSpread(problem: EtfProblem, name: string): void {
+/**
+ * Checks that the problem's Y has spread between classes: ‖Y·M‖_F > SPREAD_TOLERANCE·‖Y‖_F.
+ *
+ * @example
+ * ```ts
+ * checkSpread(new EtfProblem(Y, null, 0), "Y"); // throws InvalidArgumentError("Y: has no spread …")
+ * ```
+ */
+export function checkSpread(problem: EtfProblem, name: string): void {
   const spread = problem.spread;
   const scale = frobeniusNorm(problem.Y);
   if (!(spread > SPREAD_TOLERANCE * scale) || scale === 0) {

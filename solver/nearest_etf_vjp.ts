@@ -9,12 +9,12 @@ import { EtfProblem } from "./etf_problem.ts";
 import type { Matrix } from "./matrix.ts";
 import {
   checkEtfTarget,
+  checkSpread,
   checkStiefelPoint,
   closedFormCache,
   type ClosedFormRecord,
 } from "./nearest_etf.ts";
 import { polarFactor } from "./polar.ts";
-import { frobeniusNorm } from "./products.ts";
 import { checkChoice, checkKeys, checkMatrix, checkNumber, checkOrthonormal } from "./validate.ts";
 import { closedFormVjp } from "./vjp_closed_form.ts";
 import { ddnVjp, SCHUR_METHODS, type SchurMethod } from "./vjp_ddn.ts";
@@ -94,12 +94,7 @@ export function nearestEtfVjp(
   if (hit === null) checkOrthonormal("U", U);
   const problem = hit?.problem ??
     new EtfProblem(target, checkStiefelPoint("options.prox", options.prox, d, K), delta);
-  if (hit === null && !(problem.spread > 1e-12 * frobeniusNorm(target))) {
-    throw new InvalidArgumentError(
-      "Y",
-      "has no spread between classes (Y·M = 0); need ‖Y·M‖_F > 0",
-    );
-  }
+  if (hit === null) checkSpread(problem, "Y");
   if (method === "ddn") return ddnVjp(problem, U, dU, schur);
   const polar = hit?.polar ?? polarFactor(problem.A);
   if (polar.rank < K) {
