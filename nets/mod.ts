@@ -67,7 +67,14 @@ export { createOptimiser, type OptimiserSettings } from "./optim/create.ts";
 export { agd, agdInitialise, agdScale } from "./optim/agd.ts";
 export { sgd } from "./optim/sgd.ts";
 export { adam } from "./optim/adam.ts";
-export { batchMetrics, type StepMetrics, type TrainingSetup, trainStep } from "./train_step.ts";
+export {
+  batchMetrics,
+  type StepMetrics,
+  type TrainingSetup,
+  trainStep,
+  type TrainStepOptions,
+} from "./train_step.ts";
+export { type RecordedForward, recordForward } from "./recorded_forward.ts";
 export {
   checkBatchLabels,
   createTrainingSetup,

@@ -6,8 +6,9 @@
  * single `await data()`, so a step blocks the GPU once.
  *
  * Everything runs inside `tf.tidy`; only parameters, optimiser state and head state persist.
- * The implicit head on WebGPU (no synchronous reads) takes one extra features-only forward:
- * its target Y is read asynchronously and the node solved before the gradient pass.
+ * The implicit head on WebGPU (no synchronous reads) records the backbone's forward on the
+ * gradient tape, reads its target Y asynchronously and solves the node, then runs the head and
+ * back-propagates through the recorded tape ({@link TrainStepOptions}).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { normaliseFeatures } from "./heads/head.ts";
 import type { GeometryStats } from "./heads/closest_etf_geometry.ts";
 import type { ImplicitHead } from "./heads/implicit.ts";
 import { loss, type LossName } from "./losses.ts";
+import { recordForward } from "./recorded_forward.ts";
 import type { Backbone } from "./model.ts";
 import type { Optimiser } from "./optim/optimiser.ts";
 import { tf } from "./tf.ts";
@@ -104,6 +106,20 @@ export function batchMetrics(
 }
 
 /**
+ * How the implicit head gets its target Y each step: `"inside"` reads it synchronously inside
+ * the training forward (cpu, wasm); `"ahead"` records the backbone's forward on the gradient
+ * tape, reads Y asynchronously, solves, then runs the head and back-propagates through the
+ * recorded tape (WebGPU, which has no synchronous reads; no second forward). Both give the
+ * same update. `"auto"` (default) takes `"ahead"` on WebGPU only.
+ *
+ * @example
+ * ```ts
+ * await trainStep(setup, x, labels, { implicitTarget: "ahead" });
+ * ```
+ */
+export type TrainStepOptions = { implicitTarget?: "auto" | "inside" | "ahead" };
+
+/**
  * One training step on the batch (x, labels): updates the parameters, the BatchNorm running
  * statistics and the head's state, and returns the step's metrics.
  *
@@ -116,29 +132,60 @@ export async function trainStep(
   setup: TrainingSetup,
   x: tf.Tensor,
   labels: tf.Tensor1D,
+  options: TrainStepOptions = {},
 ): Promise<StepMetrics> {
   const { backbone, head, optimiser, temperature } = setup;
-  if (isImplicit(head) && asyncOnly()) {
-    const h = tf.tidy(() => normaliseFeatures(backbone.features(x, true, false), temperature));
-    await head.prepare(h, labels);
-    h.dispose();
+  const target = options.implicitTarget ?? "auto";
+  if (!["auto", "inside", "ahead"].includes(target)) {
+    throw new RangeError(
+      `trainStep: implicitTarget ${JSON.stringify(target)}; allowed: auto, inside, ahead`,
+    );
   }
-  const variables = [...backbone.parameters, ...head.parameters].map((p) => p.variable);
-  const summary = tf.tidy(() => {
-    let metrics: tf.Tensor1D | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const h = normaliseFeatures(backbone.features(x, true), temperature);
-      const out = head.forward(h, labels, true);
-      metrics = tf.keep(batchMetrics(out.logits, labels, h, out.W));
-      return loss(setup.loss, out.logits, labels);
-    }, variables);
+  const ahead = isImplicit(head) && (target === "ahead" || (target === "auto" && asyncOnly()));
+  /** The head's loss for features h; keeps the batch metrics in `metrics`. */
+  let metrics: tf.Tensor1D | null = null;
+  const headLoss = (h: tf.Tensor2D): tf.Scalar => {
+    const out = head.forward(h, labels, true);
+    metrics = tf.keep(batchMetrics(out.logits, labels, h, out.W));
+    return loss(setup.loss, out.logits, labels);
+  };
+  const features = () => normaliseFeatures(backbone.features(x, true), temperature);
+  /** Optimiser step, then [loss, top1, top5, cosine, η] as one tensor. */
+  const update = (value: tf.Scalar, grads: tf.NamedTensorMap): tf.Tensor1D => {
     const { eta } = optimiser.step(grads);
     const m = metrics as unknown as tf.Tensor1D;
-    const parts = [tf.reshape(value, [1]), m, tf.reshape(eta ?? tf.scalar(NaN), [1])];
-    const all = tf.concat(parts);
+    const all = tf.concat([tf.reshape(value, [1]), m, tf.reshape(eta ?? tf.scalar(NaN), [1])]);
     m.dispose();
-    return all;
-  });
+    return all as tf.Tensor1D;
+  };
+  let summary: tf.Tensor1D;
+  if (ahead) {
+    const recorded = recordForward(features);
+    try {
+      await (head as ImplicitHead).prepare(recorded.value, labels);
+      summary = tf.tidy(() => {
+        const h = recorded.value;
+        const headVariables = head.parameters.map((p) => p.variable);
+        const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
+          headLoss(xs[0] as tf.Tensor2D)
+        )([h, ...headVariables]);
+        const backboneVariables = backbone.parameters.map((p) => p.variable);
+        const backboneGrads = recorded.backward(grads[0], backboneVariables);
+        const named: tf.NamedTensorMap = {};
+        backboneVariables.forEach((v, i) => named[v.name] = backboneGrads[i]);
+        headVariables.forEach((v, i) => named[v.name] = grads[i + 1]);
+        return update(value, named);
+      });
+    } finally {
+      recorded.dispose();
+    }
+  } else {
+    const variables = [...backbone.parameters, ...head.parameters].map((p) => p.variable);
+    summary = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => headLoss(features()), variables);
+      return update(value, grads);
+    });
+  }
   head.afterStep();
   const v = await summary.data();
   summary.dispose();

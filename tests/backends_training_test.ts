@@ -2,13 +2,14 @@
  * Every backend trains the same: three training steps of a small ResNet18 (width 4, batch 8,
  * K = 4, AGD, τ = 5) from the same initialisation and data give the same losses on cpu, wasm and
  * WebGPU (the machine's software adapter; skipped with a printed reason where there is none),
- * for every method. The WebGPU run of the implicit method exercises its asynchronous path (an
- * extra features-only forward, Y read with `await data()`).
+ * for every method. The WebGPU run of the implicit method exercises its asynchronous path (the
+ * backbone's forward recorded, Y read with `await data()`, the backward through the recorded
+ * tape).
  *
  * Tolerance: 1e-3 relative on each step's loss. float32 sums are ordered differently per backend
  * (≈ 1e-6 relative per reduction); the implicit node amplifies its input's rounding by up to
  * ~1/δ = 1e3 (σ_min(A) ≈ δ) before the loss sees it, and three AGD steps (normalised updates of
- * size ≈ η·gain/L) propagate the differences — the observed gaps are 3e-6 to 8e-5. A wrong
+ * size ≈ η·gain/L) propagate the differences — the observed gaps are 6e-6 to 1.4e-4. A wrong
  * kernel shows at O(1): the WebGPU AddN bug fixed in nets/webgpu_kernels.ts made it 0.2–0.5.
  */
 import { assertAtMost } from "./assert.ts";
