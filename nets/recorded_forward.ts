@@ -98,8 +98,12 @@ export function recordForward<T extends tf.Tensor>(f: () => T): RecordedForward<
         "tf.variableGrads or customGrad); record the forward outside them",
     );
   }
-  let value: T;
+  let value: T | undefined;
   let tape: TapeNode[];
+  const freeSaved = () => {
+    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+    tape = [];
+  };
   engine.startTape();
   try {
     value = engine.tidy(f);
@@ -108,32 +112,34 @@ export function recordForward<T extends tf.Tensor>(f: () => T): RecordedForward<
     tape = engine.state.activeTape ?? [];
     // Detach the tape so that a gradient call made before `backward` starts its own.
     engine.state.activeTape = null;
+    if (value === undefined) freeSaved(); // f threw
   }
   if (!(value instanceof tf.Tensor)) {
-    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+    freeSaved();
+    tf.dispose(value as tf.TensorContainer);
     throw new TypeError("recordForward: f must return a tensor");
   }
+  const output: T = value;
   let disposed = false;
   let used = false;
   const dispose = () => {
     if (disposed) return;
     disposed = true;
-    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-    tape = [];
-    value.dispose();
+    freeSaved();
+    output.dispose();
   };
   const backward = (dy: tf.Tensor, xs: readonly tf.Tensor[]): tf.Tensor[] => {
     if (disposed) throw new Error("recordForward: backward after dispose");
     if (used) throw new Error("recordForward: backward may be called once");
-    if (dy.dtype !== "float32" || !tf.util.arraysEqual(dy.shape, value.shape)) {
+    if (dy.dtype !== "float32" || !tf.util.arraysEqual(dy.shape, output.shape)) {
       throw new RangeError(
-        `recordForward: dy must be float32 of shape [${value.shape}], ` +
+        `recordForward: dy must be float32 of shape [${output.shape}], ` +
           `got ${dy.dtype} [${dy.shape}]`,
       );
     }
     used = true;
     return engine.tidy(() => {
-      const grads = backpropagate(tape, value, dy, xs, (g) => engine.tidy(g));
+      const grads = backpropagate(tape, output, dy, xs, (g) => engine.tidy(g));
       return xs.map((x, i) => {
         const g = grads.get(x.id);
         if (g === undefined) {
@@ -144,7 +150,7 @@ export function recordForward<T extends tf.Tensor>(f: () => T): RecordedForward<
       });
     });
   };
-  return { value, backward, dispose };
+  return { value: output, backward, dispose };
 }
 
 /**
@@ -188,7 +194,12 @@ function backpropagate(
         );
       }
       const previous = grads.get(input.id);
-      grads.set(input.id, previous === undefined ? dx : tf.add(previous, dx));
+      if (previous === undefined) {
+        grads.set(input.id, dx);
+      } else {
+        grads.set(input.id, tf.add(previous, dx));
+        if (previous !== dy) previous.dispose(); // as tfjs: keep one sum per tensor alive
+      }
     }
   }
   return grads;

@@ -88,5 +88,16 @@ Deno.test("recordForward: misuse is a clear error", () => {
     TypeError,
     "must return a tensor",
   );
+  const before = tf.memory().numTensors;
+  assertThrows(
+    () =>
+      recordForward(() => {
+        tf.mul(tf.square(w), 3); // saves tensors for a backward that never comes
+        throw new Error("forward failed");
+      }),
+    Error,
+    "forward failed",
+  );
+  assertEquals(tf.memory().numTensors, before, "a failed forward frees what it saved");
   tf.dispose([w, unused, g]);
 });
