@@ -3,7 +3,8 @@
  * and loss: forward, loss, gradients, optimiser update, head bookkeeping, and the step's
  * metrics (METHOD.md section 6) — loss, batch top-1/top-5, mean cosine similarity
  * `cos(h_i − mean_j h_j, w_{y_i} − mean_j w_{y_j})` (ε = 1e-6) and AGD's η — read back with a
- * single `await data()`, so a step blocks the GPU once.
+ * single `await data()`, so a step blocks the GPU once (the implicit head on WebGPU also waits
+ * for its target Y before the solve).
  *
  * Everything runs inside `tf.tidy`; only parameters, optimiser state and head state persist.
  * The implicit head on WebGPU (no synchronous reads) records the backbone's forward on the
@@ -164,17 +165,11 @@ export async function trainStep(
     try {
       await (head as ImplicitHead).prepare(recorded.value, labels);
       summary = tf.tidy(() => {
-        const h = recorded.value;
-        const headVariables = head.parameters.map((p) => p.variable);
-        const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
-          headLoss(xs[0] as tf.Tensor2D)
-        )([h, ...headVariables]);
-        const backboneVariables = backbone.parameters.map((p) => p.variable);
-        const backboneGrads = recorded.backward(grads[0], backboneVariables);
-        const named: tf.NamedTensorMap = {};
-        backboneVariables.forEach((v, i) => named[v.name] = backboneGrads[i]);
-        headVariables.forEach((v, i) => named[v.name] = grads[i + 1]);
-        return update(value, named);
+        // The implicit head has no parameters: every gradient comes through h.
+        const { value, grad } = tf.valueAndGrad(headLoss)(recorded.value);
+        const variables = backbone.parameters.map((p) => p.variable);
+        const grads = recorded.backward(grad, variables);
+        return update(value, Object.fromEntries(variables.map((v, i) => [v.name, grads[i]])));
       });
     } finally {
       recorded.dispose();

@@ -52,25 +52,46 @@ function toyBatch(): { x: tf.Tensor2D; y: tf.Tensor1D } {
   return { x: tf.tensor2d(xs), y: tf.tensor1d(labels, "int32") };
 }
 
-for (const method of ["standard", "fixed", "implicit"] as const) {
+/** The tiny backbone, a head for `method` and an optimiser over both (SGD at lr 0.1). */
+function tinySetup(method: MethodName, optimiser: OptimiserName) {
+  const backbone = tinyBackbone(1);
+  const h = head(method);
+  const params = [...backbone.parameters, ...h.parameters];
+  const opt = createOptimiser(optimiser, params, optimiser === "SGD" ? { lr: 0.1 } : {});
+  const setup = {
+    backbone,
+    head: h,
+    optimiser: opt,
+    loss: "CrossEntropyLoss" as const,
+    temperature: 5,
+  };
+  const dispose = () => {
+    opt.dispose();
+    h.dispose();
+    backbone.dispose();
+  };
+  return { setup, dispose };
+}
+
+/** Every method with the default Y read; the implicit one also with Y read ahead (WebGPU's path). */
+const variants: { method: MethodName; target: "auto" | "ahead" }[] = [
+  ...(["standard", "fixed", "implicit"] as const).map((method) => ({
+    method,
+    target: "auto" as const,
+  })),
+  { method: "implicit", target: "ahead" },
+];
+
+for (const { method, target } of variants) {
   for (const optimiser of ["AGD", "SGD"] as OptimiserName[]) {
-    Deno.test(`train step: ${method} + ${optimiser} learns and leaks no tensors`, async () => {
-      const backbone = tinyBackbone(1);
-      const h = head(method);
-      const params = [...backbone.parameters, ...h.parameters];
-      const opt = createOptimiser(optimiser, params, optimiser === "SGD" ? { lr: 0.1 } : {});
-      const setup = {
-        backbone,
-        head: h,
-        optimiser: opt,
-        loss: "CrossEntropyLoss" as const,
-        temperature: 5,
-      };
+    const name = `${method} + ${optimiser}${target === "ahead" ? " (Y read ahead)" : ""}`;
+    Deno.test(`train step: ${name} learns and leaks no tensors`, async () => {
+      const { setup, dispose } = tinySetup(method, optimiser);
       const { x, y } = toyBatch();
       const losses: number[] = [];
       let after5 = 0;
       for (let step = 1; step <= 50; step++) {
-        const m = await trainStep(setup, x, y);
+        const m = await trainStep(setup, x, y, { implicitTarget: target });
         losses.push(m.loss);
         assert(
           Number.isFinite(m.loss) && m.top1 >= 0 && m.top1 <= 1 && m.top5 === 1,
@@ -84,9 +105,7 @@ for (const method of ["standard", "fixed", "implicit"] as const) {
       assertEquals(tf.memory().numTensors, after5, "tensors after step 50 vs step 5");
       assert(losses[49] < losses[0], `loss ${losses[0]} → ${losses[49]}`);
       tf.dispose([x, y]);
-      opt.dispose();
-      h.dispose();
-      backbone.dispose();
+      dispose();
     });
   }
 }
@@ -109,40 +128,6 @@ Deno.test("train step: batch metrics by hand", () => {
   assertAlmostEquals(cos, expected, 1e-6);
   tf.dispose([logits, labels, h, W]);
 });
-
-for (const optimiser of ["AGD", "SGD"] as OptimiserName[]) {
-  Deno.test(`train step: implicit + ${optimiser} learns and leaks no tensors with Y read ahead`, async () => {
-    const backbone = tinyBackbone(1);
-    const h = head("implicit");
-    const opt = createOptimiser(
-      optimiser,
-      backbone.parameters,
-      optimiser === "SGD" ? { lr: 0.1 } : {},
-    );
-    const setup = {
-      backbone,
-      head: h,
-      optimiser: opt,
-      loss: "CrossEntropyLoss" as const,
-      temperature: 5,
-    };
-    const { x, y } = toyBatch();
-    const losses: number[] = [];
-    let after5 = 0;
-    for (let step = 1; step <= 50; step++) {
-      const m = await trainStep(setup, x, y, { implicitTarget: "ahead" });
-      losses.push(m.loss);
-      assert(m.solver !== undefined && Number.isFinite(m.loss), JSON.stringify(m));
-      if (step === 5) after5 = tf.memory().numTensors;
-    }
-    assertEquals(tf.memory().numTensors, after5, "tensors after step 50 vs step 5");
-    assert(losses[49] < losses[0], `loss ${losses[0]} → ${losses[49]}`);
-    tf.dispose([x, y]);
-    opt.dispose();
-    h.dispose();
-    backbone.dispose();
-  });
-}
 
 /**
  * Reading Y ahead (recorded forward, asynchronous read, backward through the recorded tape: the
@@ -197,17 +182,8 @@ for (const optimiser of ["AGD", "SGD"]) {
 }
 
 Deno.test("train step: an unknown implicitTarget is a clear error", async () => {
-  const backbone = tinyBackbone(1);
-  const h = head("implicit");
-  const opt = createOptimiser("SGD", backbone.parameters, {});
+  const { setup, dispose } = tinySetup("implicit", "SGD");
   const { x, y } = toyBatch();
-  const setup = {
-    backbone,
-    head: h,
-    optimiser: opt,
-    loss: "CrossEntropyLoss" as const,
-    temperature: 5,
-  };
   let message = "";
   try {
     await trainStep(setup, x, y, { implicitTarget: "later" as "ahead" });
@@ -219,7 +195,5 @@ Deno.test("train step: an unknown implicitTarget is a clear error", async () => 
     message,
   );
   tf.dispose([x, y]);
-  opt.dispose();
-  h.dispose();
-  backbone.dispose();
+  dispose();
 });
