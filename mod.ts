@@ -24,7 +24,7 @@ export {
   toRows,
   transpose,
 } from "./solver/matrix.ts";
-export { InvalidArgumentError } from "./solver/errors.ts";
+export { InvalidArgumentError } from "./core/errors.ts";
 export {
   ETF_SOLVERS,
   type EtfSolver,
@@ -41,7 +41,7 @@ export {
 export type { IterationLog, StoppingReason, TcgStopReason } from "./solver/trust_regions.ts";
 export { centreRows, centringMatrix, etfOf, simplexEtf } from "./solver/centring.ts";
 export { EtfProblem } from "./solver/etf_problem.ts";
-export { randomNormal, Rng } from "./solver/random.ts";
+export { randomNormal, Rng } from "./core/random.ts";
 export {
   frobeniusDot,
   frobeniusNorm,

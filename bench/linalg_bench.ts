@@ -40,7 +40,7 @@ import { lu } from "../solver/lu.ts";
 import { type Matrix, matrix, toRows } from "../solver/matrix.ts";
 import { gram, matmul } from "../solver/products.ts";
 import { qr } from "../solver/qr.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 import { svdThin } from "../solver/svd.ts";
 
 const rng = new Rng(2024);

@@ -12,7 +12,7 @@ import type { DatasetSplit } from "../data/dataset.ts";
 import { planEpoch } from "../data/batches.ts";
 import { batches } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 
 function randomSplit(name: string, n: number, shape: number[], seed: number): DatasetSplit {
   const rng = new Rng(seed);

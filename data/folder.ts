@@ -25,7 +25,7 @@ import pngjs from "npm:pngjs@7.0.0";
 import jpeg from "npm:jpeg-js@0.4.4";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
 import type { LogFn } from "./download.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 /**
  * An RGB image: `data` is height×width×3 uint8, row-major.

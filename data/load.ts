@@ -14,7 +14,7 @@
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import type { Dataset } from "./dataset.ts";
 import type { DownloadOptions, LogFn } from "./download.ts";
 import { loadCifar } from "./cifar.ts";

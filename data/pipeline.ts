@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 import type { DatasetSplit } from "./dataset.ts";
 import { deriveSeed, type EpochPlan, planEpoch, STREAM } from "./batches.ts";
 import { BatchTransform, type Normalisation } from "./transforms.ts";

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "../solver/errors.ts";
-import { Rng } from "../solver/random.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { Rng } from "../core/random.ts";
 import type { DatasetSplit } from "./dataset.ts";
 
 /**

@@ -32,8 +32,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "../solver/errors.ts";
-import type { Rng } from "../solver/random.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import type { Rng } from "../core/random.ts";
 import type { DatasetSplit } from "./dataset.ts";
 
 /**

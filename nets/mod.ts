@@ -21,14 +21,14 @@ export {
   BackendUnavailableError,
   parseBackendName,
   selectBackend,
-} from "./backend.ts";
-export type { Backbone, Parameter, ParameterKind } from "./model.ts";
+} from "./backend/select.ts";
+export type { Backbone, Parameter, ParameterKind } from "./models/model.ts";
 export {
   BACKBONE_NAMES,
   type BackboneName,
   type BackboneOptions,
   createBackbone,
-} from "./backbones.ts";
+} from "./models/backbones.ts";
 export {
   type Head,
   type HeadOutput,
@@ -56,7 +56,7 @@ export {
   featureAverageStep,
   initialFeatureAverage,
 } from "./heads/feature_average.ts";
-export { loss, LOSS_NAMES, type LossName, parseLoss } from "./losses.ts";
+export { loss, LOSS_NAMES, type LossName, parseLoss } from "./training/losses.ts";
 export {
   type Optimiser,
   OPTIMISER_NAMES,
@@ -73,12 +73,12 @@ export {
   type TrainingSetup,
   trainStep,
   type TrainStepOptions,
-} from "./train_step.ts";
-export { type RecordedForward, recordForward } from "./recorded_forward.ts";
+} from "./training/train_step.ts";
+export { type RecordedForward, recordForward } from "./training/recorded_forward.ts";
 export {
   checkBatchLabels,
   createTrainingSetup,
   type ResolvedSetup,
   type SetupOptions,
-} from "./setup.ts";
-export { detach } from "./detach.ts";
+} from "./training/setup.ts";
+export { detach } from "./training/detach.ts";

@@ -9,10 +9,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseBackendName, selectBackend } from "../nets/backend.ts";
-import { checkBatchLabels, createTrainingSetup } from "../nets/setup.ts";
+import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
+import { checkBatchLabels, createTrainingSetup } from "../nets/training/setup.ts";
 import { tf } from "../nets/tf.ts";
-import { trainStep } from "../nets/train_step.ts";
+import { trainStep } from "../nets/training/train_step.ts";
 
 const HELP = `deno task bench:step [flags]
   --model NAME         resnet18 | resnet34 | resnet50 | mlp | ufm (default resnet18)

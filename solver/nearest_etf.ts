@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { EtfLocalModel, etfTrustRegionProblem } from "./etf_chart.ts";
 import { EtfProblem } from "./etf_problem.ts";
 import { eye, type Matrix } from "./matrix.ts";

@@ -10,7 +10,7 @@ import { type Matrix, matrix } from "./matrix.ts";
 import { frobeniusDot, frobeniusNorm, matmul, matmulTN } from "./products.ts";
 import { qr } from "./qr.ts";
 import { polarFactor } from "./polar.ts";
-import { randomNormal, type Rng } from "./random.ts";
+import { randomNormal, type Rng } from "../core/random.ts";
 
 /** In place: `S ← (S + Sᵀ)/2` for a square matrix. */
 export function symmetrise(S: Matrix): Matrix {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import type { Matrix } from "./matrix.ts";
 import { departureFromIdentity } from "./orthonormalise.ts";
 import { gram } from "./products.ts";

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { centreRows } from "./centring.ts";
 import { choleskySolve, choleskySolveRight, tryCholesky } from "./cholesky.ts";
 import { symmetricEigen } from "./eigen.ts";

@@ -1,5 +1,5 @@
 /**
- * Backend selection (nets/backend.ts) and the wasm training kernels (nets/wasm_kernels.ts).
+ * Backend selection (nets/backend/select.ts) and the wasm training kernels (nets/backend/wasm_kernels.ts).
  *
  * Float32 tolerances, relative to max(1, max |cpu result|):
  * - Conv2DBackpropFilter: 1e-5. Each entry is a sum of N·Ho·Wo ≤ 300 products; the cpu kernel
@@ -24,16 +24,19 @@ import {
   BackendUnavailableError,
   parseBackendName,
   selectBackend,
-} from "../nets/backend.ts";
-import { probeWebGpu } from "../nets/backend_webgpu.ts";
-import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../nets/wasm_kernels.ts";
-import { compareWithCpu, findMissingKernels } from "../nets/backend_probe.ts";
+} from "../nets/backend/select.ts";
+import { probeWebGpu } from "../nets/backend/webgpu.ts";
+import {
+  registerWasmTrainingKernels,
+  WASM_TRAINING_KERNELS,
+} from "../nets/backend/wasm_kernels.ts";
+import { compareWithCpu, findMissingKernels } from "./support/backend_probe.ts";
 import {
   conv2dInputGradNhwc,
   planAxis,
   useCompositeInputGrad,
-} from "../nets/wasm_kernel_conv2d_input.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+} from "../nets/backend/wasm_kernel_conv2d_input.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { assert, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -639,7 +642,7 @@ Deno.test("wasm threads: the multi-threaded build starts under Deno and gives th
     const code = `
 import { tf } from ${JSON.stringify(new URL("../nets/tf.ts", import.meta.url).href)};
 import { selectBackend } from ${
-      JSON.stringify(new URL("../nets/backend.ts", import.meta.url).href)
+      JSON.stringify(new URL("../nets/backend/select.ts", import.meta.url).href)
     };
 const info = await selectBackend("wasm", { threads: 2, log: () => {} });
 ${THREAD_CHECK}
@@ -670,7 +673,7 @@ console.log(JSON.stringify({ info, out }));`;
   }
 });
 
-Deno.test("wasm: selectBackend works when nets/backend.ts is imported over http", async () => {
+Deno.test("wasm: selectBackend works when nets/backend/select.ts is imported over http", async () => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     const file = resolve(ROOT, "." + path);
@@ -693,7 +696,7 @@ Deno.test("wasm: selectBackend works when nets/backend.ts is imported over http"
     const script = `${dir}/main.ts`;
     await Deno.writeTextFile(
       script,
-      `import { selectBackend } from "http://${host}/nets/backend.ts";
+      `import { selectBackend } from "http://${host}/nets/backend/select.ts";
 import { tf } from "http://${host}/nets/tf.ts";
 const info = await selectBackend("wasm", { log: () => {} });
 const g = tf.grad((f: tf.Tensor4D) => tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, f, 1, "same").sum());

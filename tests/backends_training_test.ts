@@ -10,15 +10,15 @@
  * (≈ 1e-6 relative per reduction); the implicit node amplifies its input's rounding by up to
  * ~1/δ = 1e3 (σ_min(A) ≈ δ) before the loss sees it, and three AGD steps (normalised updates of
  * size ≈ η·gain/L) propagate the differences — the observed gaps are 6e-6 to 1.4e-4. A wrong
- * kernel shows at O(1): the WebGPU AddN bug fixed in nets/webgpu_kernels.ts made it 0.2–0.5.
+ * kernel shows at O(1): the WebGPU AddN bug fixed in nets/backend/webgpu_kernels.ts made it 0.2–0.5.
  */
 import { assertAtMost } from "./assert.ts";
-import { selectBackend } from "../nets/backend.ts";
-import { probeWebGpu } from "../nets/backend_webgpu.ts";
-import { createTrainingSetup } from "../nets/setup.ts";
+import { selectBackend } from "../nets/backend/select.ts";
+import { probeWebGpu } from "../nets/backend/webgpu.ts";
+import { createTrainingSetup } from "../nets/training/setup.ts";
 import { tf } from "../nets/tf.ts";
-import { trainStep } from "../nets/train_step.ts";
-import { Rng } from "../solver/random.ts";
+import { trainStep } from "../nets/training/train_step.ts";
+import { Rng } from "../core/random.ts";
 
 const B = 8, K = 4;
 

@@ -9,10 +9,10 @@
  */
 import { assert, assertAtMost, assertEquals } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
-import { createBackbone } from "../nets/backbones.ts";
+import { createBackbone } from "../nets/models/backbones.ts";
 import { standardHead } from "../nets/heads/standard.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
-import type { Backbone, Parameter } from "../nets/model.ts";
+import type { Backbone, Parameter } from "../nets/models/model.ts";
 import type { Head } from "../nets/heads/head.ts";
 import {
   CheckpointError,

@@ -10,7 +10,7 @@ import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
 import { DatasetError } from "../data/dataset.ts";
 import { decodeImage, resizeAndCentreCrop, resizeBilinear, type RgbImage } from "../data/folder.ts";
 import { loadDataset } from "../data/load.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 /** A grey image from rows of values. */
 function grey(rows: number[][]): RgbImage {

@@ -11,7 +11,7 @@ import { encodeIdxImages, encodeIdxLabels, gzip } from "../data/fixtures.ts";
 import { gunzip, parseIdxImages, parseIdxLabels, parseIdxPair } from "../data/idx.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { IDX_FILES, MNIST_IDX_MD5, offlineMnistFile } from "../data/mnist.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 /** `count` rows×cols images whose pixel (i, r, c) is (7i + 3r + c) mod 256. */
 function knownImages(count: number, rows: number, cols: number): Uint8Array {

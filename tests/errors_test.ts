@@ -3,11 +3,11 @@
  * allowed — never NaN, never a hang.
  */
 import { assertEquals, assertThrows } from "./assert.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { eye, type Matrix, matrix } from "../solver/matrix.ts";
 import { nearestEtf, type NearestEtfOptions } from "../solver/nearest_etf.ts";
 import { nearestEtfVjp } from "../solver/nearest_etf_vjp.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 import { randomPoint } from "../solver/stiefel.ts";
 import { randomTarget } from "./helpers.ts";
 

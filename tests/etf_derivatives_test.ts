@@ -13,7 +13,7 @@ import { EtfLocalModel } from "../solver/etf_chart.ts";
 import { EtfProblem } from "../solver/etf_problem.ts";
 import type { Matrix } from "../solver/matrix.ts";
 import { frobeniusDot } from "../solver/products.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 import {
   egradToRgrad,
   ehessToRhess,

@@ -12,7 +12,7 @@ import {
   initialFeatureAverage,
 } from "../nets/heads/feature_average.ts";
 import { implicitHead } from "../nets/heads/implicit.ts";
-import { loss, parseLoss } from "../nets/losses.ts";
+import { loss, parseLoss } from "../nets/training/losses.ts";
 
 await tf.setBackend("cpu");
 

@@ -5,7 +5,7 @@
  */
 import { type Matrix, matrix } from "../solver/matrix.ts";
 import { frobeniusNorm } from "../solver/products.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 
 /** A d×K Gaussian matrix normalised to unit Frobenius norm, from a seed. */
 export function randomTarget(seed: number, d: number, K: number): Matrix {

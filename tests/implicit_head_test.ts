@@ -14,10 +14,10 @@ import { tf } from "../nets/tf.ts";
 import { implicitHead } from "../nets/heads/implicit.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
 import type { EtfBackward } from "../nets/heads/closest_etf_geometry.ts";
-import { loss } from "../nets/losses.ts";
+import { loss } from "../nets/training/losses.ts";
 import { nearestEtf } from "../solver/nearest_etf.ts";
 import { type Matrix, matrix } from "../solver/matrix.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 
 await tf.setBackend("cpu");
 

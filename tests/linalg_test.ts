@@ -29,7 +29,7 @@ import {
 } from "../solver/matrix.ts";
 import { frobeniusNorm, gram, matmul, matmulNT } from "../solver/products.ts";
 import { qr } from "../solver/qr.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 import { svdThin } from "../solver/svd.ts";
 
 const EPS = Number.EPSILON;

@@ -7,7 +7,7 @@ import { assert, assertAlmostEquals, assertAtMost, assertEquals } from "./assert
 import { nearestEtf } from "../solver/nearest_etf.ts";
 import { eye, type Matrix, matrix, maxAbsDiff } from "../solver/matrix.ts";
 import { frobeniusNorm } from "../solver/products.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 import { randomPoint } from "../solver/stiefel.ts";
 import {
   axpy,

@@ -11,14 +11,14 @@ import {
   batchNorm2d,
   batchNormTraining,
   ownedVariable,
-} from "../nets/batch_norm.ts";
-import { maxPool3x3Stride2, resnet } from "../nets/resnet.ts";
-import { mlp } from "../nets/mlp.ts";
-import { ufm } from "../nets/ufm.ts";
-import { createBackbone } from "../nets/backbones.ts";
-import { kaimingNormalConv, linearInit, Rng } from "../nets/init.ts";
-import type { Backbone } from "../nets/model.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+} from "../nets/models/batch_norm.ts";
+import { maxPool3x3Stride2, resnet } from "../nets/models/resnet.ts";
+import { mlp } from "../nets/models/mlp.ts";
+import { ufm } from "../nets/models/ufm.ts";
+import { createBackbone } from "../nets/models/backbones.ts";
+import { kaimingNormalConv, linearInit, Rng } from "../nets/models/init.ts";
+import type { Backbone } from "../nets/models/model.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 await tf.setBackend("cpu");
 

@@ -4,7 +4,7 @@
  */
 import { assertAlmostEquals, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
-import type { Parameter } from "../nets/model.ts";
+import type { Parameter } from "../nets/models/model.ts";
 import { agd, agdInitialise, agdScale } from "../nets/optim/agd.ts";
 import { createOptimiser } from "../nets/optim/create.ts";
 import { parseOptimiser } from "../nets/optim/optimiser.ts";

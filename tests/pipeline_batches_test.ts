@@ -11,8 +11,8 @@ import {
   STREAM,
   subsetIndices,
 } from "../data/batches.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
-import { Rng } from "../solver/random.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { Rng } from "../core/random.ts";
 
 /** Labels with the given class counts, interleaved pseudo-randomly. */
 function labelsWith(counts: number[], seed = 0): Int32Array {

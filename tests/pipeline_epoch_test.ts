@@ -7,7 +7,7 @@ import type { DatasetSplit } from "../data/dataset.ts";
 import { deriveSeed, STREAM } from "../data/batches.ts";
 import { batches, epochPlan } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
-import { Rng } from "../solver/random.ts";
+import { Rng } from "../core/random.ts";
 
 function mnistLike(n: number, seed: number): DatasetSplit {
   const rng = new Rng(seed);

@@ -17,8 +17,8 @@ import {
   rotateNearestU8,
   rotationMatrix,
 } from "../data/transforms.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
-import { Rng } from "../solver/random.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { Rng } from "../core/random.ts";
 
 function split(
   name: string,

@@ -5,7 +5,7 @@
  * saved. Misuse is a clear error.
  */
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
-import { recordForward } from "../nets/recorded_forward.ts";
+import { recordForward } from "../nets/training/recorded_forward.ts";
 import { tf } from "../nets/tf.ts";
 
 await tf.setBackend("cpu");

@@ -3,8 +3,8 @@
  */
 import { assertEquals, assertThrows } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
-import { checkBatchLabels, createTrainingSetup } from "../nets/setup.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { checkBatchLabels, createTrainingSetup } from "../nets/training/setup.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 await tf.setBackend("cpu");
 

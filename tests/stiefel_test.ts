@@ -1,7 +1,7 @@
 import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
 import { eye, type Matrix, matrix } from "../solver/matrix.ts";
 import { frobeniusNorm } from "../solver/products.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 import {
   inner,
   project,

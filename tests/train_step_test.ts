@@ -4,15 +4,15 @@
  */
 import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
-import type { Backbone, Parameter } from "../nets/model.ts";
+import type { Backbone, Parameter } from "../nets/models/model.ts";
 import { fixedEtfHead } from "../nets/heads/fixed.ts";
 import { standardHead } from "../nets/heads/standard.ts";
 import { type ImplicitHead, implicitHead } from "../nets/heads/implicit.ts";
-import { createTrainingSetup } from "../nets/setup.ts";
+import { createTrainingSetup } from "../nets/training/setup.ts";
 import type { Head, MethodName } from "../nets/heads/head.ts";
 import { createOptimiser } from "../nets/optim/create.ts";
 import type { OptimiserName } from "../nets/optim/optimiser.ts";
-import { batchMetrics, trainStep } from "../nets/train_step.ts";
+import { batchMetrics, trainStep } from "../nets/training/train_step.ts";
 
 await tf.setBackend("cpu");
 

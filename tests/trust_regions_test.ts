@@ -7,7 +7,7 @@ import { etfTrustRegionProblem } from "../solver/etf_chart.ts";
 import { EtfProblem } from "../solver/etf_problem.ts";
 import { eye, type Matrix, matrix } from "../solver/matrix.ts";
 import { frobeniusNorm, matmul, matmulTN } from "../solver/products.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 import { randomPoint } from "../solver/stiefel.ts";
 import { stiefelProblem } from "../solver/stiefel_problem.ts";
 import { type IterationLog, trustRegions } from "../solver/trust_regions.ts";

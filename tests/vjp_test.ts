@@ -7,12 +7,12 @@
  * ε/h ≈ 1e-10, so a relative error of 1e-5 is the stated bound with a margin of 10.
  */
 import { assert, assertAtMost, assertThrows } from "./assert.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { type Matrix, matrix } from "../solver/matrix.ts";
 import { nearestEtf } from "../solver/nearest_etf.ts";
 import { nearestEtfVjp } from "../solver/nearest_etf_vjp.ts";
 import { frobeniusDot, frobeniusNorm } from "../solver/products.ts";
-import { randomNormal, Rng } from "../solver/random.ts";
+import { randomNormal, Rng } from "../core/random.ts";
 import { axpy, perturbTarget, randomTarget, relativeMaxError } from "./helpers.ts";
 
 const H = 1e-6;

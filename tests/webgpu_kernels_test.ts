@@ -4,8 +4,8 @@
  * adapter; skipped with a printed reason where there is none.
  */
 import { assertEquals } from "./assert.ts";
-import { selectBackend } from "../nets/backend.ts";
-import { probeWebGpu } from "../nets/backend_webgpu.ts";
+import { selectBackend } from "../nets/backend/select.ts";
+import { probeWebGpu } from "../nets/backend/webgpu.ts";
 import { tf } from "../nets/tf.ts";
 
 const webgpu = await probeWebGpu();

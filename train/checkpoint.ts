@@ -34,8 +34,8 @@
  * @module
  */
 import { tf } from "../nets/tf.ts";
-import type { Parameter, ParameterKind } from "../nets/model.ts";
-export type { Parameter, ParameterKind } from "../nets/model.ts";
+import type { Parameter, ParameterKind } from "../nets/models/model.ts";
+export type { Parameter, ParameterKind } from "../nets/models/model.ts";
 import { atomicWriteFile } from "./atomic_write.ts";
 import {
   encodeSafetensors,

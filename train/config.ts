@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 
 /** The resolved configuration of one training run (recorded in the run directory). */
 export type TrainConfig = {

@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import { atomicWriteFile } from "./atomic_write.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 
 /**

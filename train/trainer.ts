@@ -11,17 +11,17 @@ import type { DatasetSplit } from "../data/dataset.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { batches, epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
-import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend.ts";
+import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend/select.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
 import {
   createTrainingSetup,
   type ResolvedSetup,
   type SetupOptions,
   validateSetupOptions,
-} from "../nets/setup.ts";
+} from "../nets/training/setup.ts";
 import { tf, TFJS_VERSION } from "../nets/tf.ts";
-import { type TrainingSetup, trainStep } from "../nets/train_step.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { type TrainingSetup, trainStep } from "../nets/training/train_step.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
 import { loadModelCheckpoint, saveModelCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { Progress } from "./progress.ts";

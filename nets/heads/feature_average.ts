@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { detach } from "../detach.ts";
+import { detach } from "../training/detach.ts";
 import { tf } from "../tf.ts";
 
 /** The averaging rules. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { detach } from "../detach.ts";
+import { detach } from "../training/detach.ts";
 import { tf } from "../tf.ts";
 import { type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Parameter } from "../model.ts";
+import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
 
 /** The training methods, as the `--method` flag spells them. */

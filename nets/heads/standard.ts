@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Parameter } from "../model.ts";
+import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
 import type { Head, HeadOutput } from "./head.ts";
 

@@ -12,10 +12,10 @@
  *
  * @module
  */
-import type { Parameter } from "../model.ts";
+import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
 import { qr } from "../../solver/qr.ts";
-import { randomNormal, Rng } from "../../solver/random.ts";
+import { randomNormal, Rng } from "../../core/random.ts";
 import { checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
 
 /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Parameter } from "../model.ts";
+import type { Parameter } from "../models/model.ts";
 import { adam } from "./adam.ts";
 import { agd } from "./agd.ts";
 import type { Optimiser, OptimiserName } from "./optimiser.ts";

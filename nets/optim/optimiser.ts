@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Parameter } from "../model.ts";
+import type { Parameter } from "../models/model.ts";
 import type { tf } from "../tf.ts";
 
 /** The optimiser names, as the `--optimiser` flag spells them. */

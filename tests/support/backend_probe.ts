@@ -9,12 +9,12 @@
  * else. Run it as a script to print the report for wasm:
  *
  * ```sh
- * deno run --allow-read --allow-env nets/backend_probe.ts
+ * deno run --allow-read --allow-env tests/support/backend_probe.ts
  * ```
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../../nets/tf.ts";
 
 /** What a case's run returns: named tensors to compare across backends. */
 type Outputs = Record<string, tf.Tensor>;
@@ -364,8 +364,8 @@ export async function compareWithCpu(
 }
 
 if (import.meta.main) {
-  const { selectBackend } = await import("./backend.ts");
-  const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");
+  const { selectBackend } = await import("../../nets/backend/select.ts");
+  const { registerWasmTrainingKernels } = await import("../../nets/backend/wasm_kernels.ts");
   await selectBackend("cpu", { log: () => {} });
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0"); // its own kernels, not ours yet
   const before = await findMissingKernels("wasm");

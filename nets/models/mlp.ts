@@ -16,11 +16,11 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import type { Backbone, Parameter } from "./model.ts";
 import { type BatchNorm, batchNorm1d, ownedVariable } from "./batch_norm.ts";
 import { linearInit, Rng } from "./init.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 /**
  * Options of {@link mlp}.

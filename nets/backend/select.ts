@@ -20,19 +20,19 @@
  *
  * @example
  * ```ts
- * import { selectBackend } from "./nets/backend.ts";
+ * import { selectBackend } from "./nets/mod.ts";
  * const info = await selectBackend("auto"); // logs e.g. "backend: wasm (…) — auto: …"
  * console.log(info.name, info.reason);
  * ```
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
-import { BackendUnavailableError, type ConcreteBackendName } from "./backend_error.ts";
-import { probeWebGpu, startWebGpu } from "./backend_webgpu.ts";
-import { startWasm } from "./backend_wasm.ts";
-import { MAX_WASM_THREADS } from "./backend_wasm_threads.ts";
+import { tf } from "../tf.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
+import { BackendUnavailableError, type ConcreteBackendName } from "./error.ts";
+import { probeWebGpu, startWebGpu } from "./webgpu.ts";
+import { startWasm } from "./wasm.ts";
+import { MAX_WASM_THREADS } from "./wasm_threads.ts";
 
 export { BackendUnavailableError };
 export type { ConcreteBackendName };

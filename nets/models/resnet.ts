@@ -23,11 +23,11 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import type { Backbone, Parameter } from "./model.ts";
 import { type BatchNorm, batchNorm2d, ownedVariable } from "./batch_norm.ts";
 import { kaimingNormalConv, Rng } from "./init.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 /** The ResNet architectures provided. */
 export const RESNET_NAMES = ["resnet18", "resnet34", "resnet50"] as const;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Matrix, matrix } from "./matrix.ts";
+import { type Matrix, matrix } from "../solver/matrix.ts";
 
 /**
  * A deterministic generator of uniform and standard normal numbers.

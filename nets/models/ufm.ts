@@ -12,11 +12,11 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import type { Backbone } from "./model.ts";
 import { ownedVariable } from "./batch_norm.ts";
 import { normalTensor, Rng } from "./init.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 /**
  * Options of {@link ufm}.

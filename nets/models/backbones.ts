@@ -16,7 +16,7 @@ import type { Backbone } from "./model.ts";
 import { resnet, RESNET_NAMES, type ResNetName } from "./resnet.ts";
 import { mlp } from "./mlp.ts";
 import { ufm } from "./ufm.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 /** Every backbone name `createBackbone` accepts. */
 export const BACKBONE_NAMES = [...RESNET_NAMES, "mlp", "ufm"] as const;

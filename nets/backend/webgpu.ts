@@ -12,10 +12,10 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import { installWebGpuFixes } from "./webgpu_kernels.ts";
-import { BackendUnavailableError } from "./backend_error.ts";
-import { captureTfjsWarnings, errorText } from "./backend_warnings.ts";
+import { BackendUnavailableError } from "./error.ts";
+import { captureTfjsWarnings, errorText } from "./warnings.ts";
 
 /**
  * The tfjs-backend-webgpu package, pinned to the tfjs version of `./tf.ts`.

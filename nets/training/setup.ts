@@ -5,19 +5,19 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "../solver/errors.ts";
-import { ETF_SOLVERS, type EtfSolver } from "../solver/nearest_etf.ts";
-import { BACKBONE_NAMES, type BackboneName, createBackbone } from "./backbones.ts";
-import { ETF_BACKWARDS, type EtfBackward } from "./heads/closest_etf_geometry.ts";
-import { FEATURE_AVERAGES, type FeatureAverageKind } from "./heads/feature_average.ts";
-import { fixedEtfHead } from "./heads/fixed.ts";
-import { type Head, type MethodName, parseMethod } from "./heads/head.ts";
-import { implicitHead } from "./heads/implicit.ts";
-import { standardHead } from "./heads/standard.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
+import { ETF_SOLVERS, type EtfSolver } from "../../solver/nearest_etf.ts";
+import { BACKBONE_NAMES, type BackboneName, createBackbone } from "../models/backbones.ts";
+import { ETF_BACKWARDS, type EtfBackward } from "../heads/closest_etf_geometry.ts";
+import { FEATURE_AVERAGES, type FeatureAverageKind } from "../heads/feature_average.ts";
+import { fixedEtfHead } from "../heads/fixed.ts";
+import { type Head, type MethodName, parseMethod } from "../heads/head.ts";
+import { implicitHead } from "../heads/implicit.ts";
+import { standardHead } from "../heads/standard.ts";
 import { type LossName, parseLoss } from "./losses.ts";
-import { agdInitialise } from "./optim/agd.ts";
-import { createOptimiser, type OptimiserSettings } from "./optim/create.ts";
-import { type OptimiserName, parseOptimiser } from "./optim/optimiser.ts";
+import { agdInitialise } from "../optim/agd.ts";
+import { createOptimiser, type OptimiserSettings } from "../optim/create.ts";
+import { type OptimiserName, parseOptimiser } from "../optim/optimiser.ts";
 import type { TrainingSetup } from "./train_step.ts";
 
 /**

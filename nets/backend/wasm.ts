@@ -22,10 +22,10 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { tf } from "./tf.ts";
-import { BackendUnavailableError } from "./backend_error.ts";
-import { captureTfjsWarnings, errorText } from "./backend_warnings.ts";
-import { MAX_WASM_THREADS, withThreadedWasmWorkers } from "./backend_wasm_threads.ts";
+import { tf } from "../tf.ts";
+import { BackendUnavailableError } from "./error.ts";
+import { captureTfjsWarnings, errorText } from "./warnings.ts";
+import { MAX_WASM_THREADS, withThreadedWasmWorkers } from "./wasm_threads.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 
 /**

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 
 /** Largest number of inputs the webgpu AddN kernel sums correctly. */
 export const WEBGPU_ADDN_MAX_INPUTS = 4;

@@ -1,7 +1,7 @@
 /**
  * Training kernels that tfjs-backend-wasm 4.22.0 lacks, registered for the `wasm` backend.
  *
- * Found by `nets/backend_probe.ts` (a forward + backward through every op the networks, heads,
+ * Found by `tests/support/backend_probe.ts` (a forward + backward through every op the networks, heads,
  * losses and optimisers use, with the kernels each one dispatches recorded on the cpu backend and
  * looked up for wasm, and every result compared with cpu): missing are `Conv2DBackpropFilter`
  * (the filter gradient of every convolution) and `UnsortedSegmentSum` (the gradient of
@@ -37,7 +37,7 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import { conv2dInputGradNhwc, useCompositeInputGrad } from "./wasm_kernel_conv2d_input.ts";
 
 /**
@@ -238,7 +238,7 @@ export function unsortedSegmentSumWasm({ inputs, backend, attrs }: KernelArgs): 
 /**
  * `MaxPoolGrad` on the wasm backend, replacing the shipped one: tfjs-backend-wasm 4.22.0 drops
  * the gradient of windows at the padded border whose inputs are all negative (it routes it to the
- * padding; found by `nets/backend_probe.ts`, checked against a hand computation). Like the cpu
+ * padding; found by `tests/support/backend_probe.ts`, checked against a hand computation). Like the cpu
  * kernel, each output's gradient goes to the first maximum of its window in row-major order,
  * among real (unpadded) inputs. A direct loop over the wasm heap, NHWC.
  *

@@ -13,15 +13,15 @@
  *
  * @module
  */
-import type { Head } from "./heads/head.ts";
-import { normaliseFeatures } from "./heads/head.ts";
-import type { GeometryStats } from "./heads/closest_etf_geometry.ts";
-import type { ImplicitHead } from "./heads/implicit.ts";
+import type { Head } from "../heads/head.ts";
+import { normaliseFeatures } from "../heads/head.ts";
+import type { GeometryStats } from "../heads/closest_etf_geometry.ts";
+import type { ImplicitHead } from "../heads/implicit.ts";
 import { loss, type LossName } from "./losses.ts";
 import { recordForward } from "./recorded_forward.ts";
-import type { Backbone } from "./model.ts";
-import type { Optimiser } from "./optim/optimiser.ts";
-import { tf } from "./tf.ts";
+import type { Backbone } from "../models/model.ts";
+import type { Optimiser } from "../optim/optimiser.ts";
+import { tf } from "../tf.ts";
 
 /**
  * What a step trains.

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { tf, TFJS_VERSION } from "./tf.ts";
+import { tf, TFJS_VERSION } from "../tf.ts";
 
 /** A recorded tape node: a kernel's inputs and outputs, its gradient, what it saved. */
 type TapeNode = {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { tf } from "./tf.ts";
+import type { tf } from "../tf.ts";
 
 /** How a parameter is laid out in tfjs, so it can be converted to PyTorch's layout. */
 export type ParameterKind =

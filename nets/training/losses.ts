@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 
 /** The loss names, as the `--loss` flag spells them. */
 export const LOSS_NAMES = ["CrossEntropyLoss", "DotRegressionLoss", "MSELoss"] as const;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 
 const detachOp = tf.customGrad(
   ((x: tf.Tensor) => ({

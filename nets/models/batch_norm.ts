@@ -23,9 +23,9 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 import type { Parameter } from "./model.ts";
-import { InvalidArgumentError } from "../solver/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 /** PyTorch's BatchNorm eps. */
 export const BATCH_NORM_EPS = 1e-5;

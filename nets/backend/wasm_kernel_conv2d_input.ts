@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
+import { tf } from "../tf.ts";
 
 /**
  * One phase's stride-1 convolution along an axis: the rows `i = (first + j)·stride + phase −

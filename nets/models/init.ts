@@ -6,15 +6,15 @@
  *
  * @example
  * ```ts
- * import { Rng } from "../solver/random.ts";
+ * import { Rng } from "../../core/random.ts";
  * import { kaimingNormalConv } from "./init.ts";
  * const kernel = kaimingNormalConv(new Rng(0), 3, 3, 64, 128); // tfjs [kh, kw, in, out]
  * ```
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { Rng } from "../solver/random.ts";
+import { tf } from "../tf.ts";
+import { Rng } from "../../core/random.ts";
 
 export { Rng };
 
