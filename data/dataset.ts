@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { InputError } from "../core/errors.ts";
 
 /**
  * One split of a dataset, held in memory as raw samples.
@@ -58,13 +59,12 @@ export type Dataset = { train: DatasetSplit; test: DatasetSplit };
  * throw new DatasetError("/data/MNIST/raw/train-images-idx3-ubyte", "bad magic number 0x00000802, expected 0x00000803");
  * ```
  */
-export class DatasetError extends Error {
+export class DatasetError extends InputError {
   /** The file (or directory) at fault. */
   readonly path: string;
   /** The message is prefixed with the path. */
   constructor(path: string, message: string, options?: ErrorOptions) {
     super(`${path}: ${message}`, options);
-    this.name = "DatasetError";
     this.path = path;
   }
 }

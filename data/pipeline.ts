@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../core/errors.ts";
 import { Rng } from "../core/random.ts";
 import type { DatasetSplit } from "./dataset.ts";
 import { deriveSeed, type EpochPlan, planEpoch, STREAM } from "./batches.ts";
@@ -28,8 +29,11 @@ export type PipelineOptions = {
   seed: number;
   /** The epoch (0-based). */
   epoch: number;
-  /** Training pass: augmentation on; shuffled unless `shuffle: false`. */
-  train: boolean;
+  /**
+   * Training pass: augmentation on; shuffled unless `shuffle: false`. With a `transform` this
+   * may be omitted (the transform's mode is the pass's mode) and must not contradict it.
+   */
+  train?: boolean;
   /** Shuffle the order (default: `train`). Evaluation passes keep the dataset order. */
   shuffle?: boolean;
   /** Class-stratified batches (`--stratified_batch`). */
@@ -51,11 +55,29 @@ export type PipelineOptions = {
    */
   reuseOutput?: boolean;
   /**
-   * A prepared transform to reuse across epochs: built for the same split and the same `train`
-   * (and normalisation); built here when absent.
+   * A prepared transform to reuse across epochs, built for the same split; its `train` is the
+   * pass's mode (augmentation, and the default for `shuffle`). Built here when absent.
    */
   transform?: BatchTransform;
 };
+
+/**
+ * Whether the pass is a training pass: the transform's mode when one is given (an explicit
+ * `train` that contradicts it is an error), else `options.train` (default false).
+ */
+function trainingPass(options: PipelineOptions): boolean {
+  const t = options.transform;
+  if (t === undefined) return options.train ?? false;
+  if (options.train !== undefined && options.train !== t.train) {
+    throw new InvalidArgumentError(
+      "options.train",
+      `got ${options.train}, but the transform was built for ${
+        t.train ? "training (augmenting)" : "evaluation (no augmentation)"
+      }; pass a transform of the pass's mode, or omit train`,
+    );
+  }
+  return t.train;
+}
 
 /**
  * One batch.
@@ -94,7 +116,7 @@ export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochP
     batchSize: options.batchSize,
     seed: options.seed,
     epoch: options.epoch,
-    shuffle: options.shuffle ?? options.train,
+    shuffle: options.shuffle ?? trainingPass(options),
     stratified: options.stratified,
     sampleSize: options.sampleSize,
     subsetSeed: options.subsetSeed,
@@ -117,7 +139,10 @@ export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochP
 export function* batches(split: DatasetSplit, options: PipelineOptions): Generator<Batch> {
   const plan = epochPlan(split, options);
   const transform = options.transform ??
-    new BatchTransform(split, { train: options.train, normalisation: options.normalisation });
+    new BatchTransform(split, {
+      train: trainingPass(options),
+      normalisation: options.normalisation,
+    });
   const L = transform.sampleLength;
   let shared: Float32Array | null = null;
   const count = plan.batches.length;

@@ -1,5 +1,5 @@
 /**
- * The paper's input transforms (METHOD.md section 9) on whole batches, in typed-array loops over
+ * The paper's input transforms (docs/method.md section 9) on whole batches, in typed-array loops over
  * uint8 images, seeded from the project's {@link Rng}.
  *
  * The geometric steps reproduce what torchvision does on the PIL images its datasets return,
@@ -47,7 +47,7 @@ import type { DatasetSplit } from "./dataset.ts";
 export type Normalisation = { mean: readonly number[]; std: readonly number[] };
 
 /**
- * The paper's normalisations (METHOD.md section 9).
+ * The paper's normalisations (docs/method.md section 9).
  *
  * @example
  * ```ts
@@ -135,7 +135,7 @@ export type Recipe = {
 };
 
 /**
- * The recipe of METHOD.md section 9 for a dataset and split. Test sets (and `train: false`) only
+ * The recipe of docs/method.md section 9 for a dataset and split. Test sets (and `train: false`) only
  * resize (MNIST-like: 28 → 32) and normalise.
  *
  * @example
@@ -589,6 +589,11 @@ export class BatchTransform {
   readonly sampleShape: number[];
   /** Floats per output sample. */
   readonly sampleLength: number;
+  /**
+   * Training mode (augmentation drawn per batch) or evaluation mode (resize and normalise
+   * only). The pipeline takes the pass's mode from here: a transform decides it once.
+   */
+  readonly train: boolean;
   /** The steps applied. */
   readonly recipe: Recipe;
   /** The normalisation applied (null for features). */
@@ -607,6 +612,7 @@ export class BatchTransform {
   constructor(split: DatasetSplit, options: TransformOptions = {}) {
     const kind = datasetKind(split.name);
     const train = options.train ?? split.split === "train";
+    this.train = train;
     this.#split = split;
     this.recipe = options.recipe ?? recipeFor(kind, train);
     if (kind === "synthetic" || split.images === null) {

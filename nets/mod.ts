@@ -81,4 +81,4 @@ export {
   type ResolvedSetup,
   type SetupOptions,
 } from "./training/setup.ts";
-export { detach } from "./training/detach.ts";
+export { detach } from "./heads/detach.ts";

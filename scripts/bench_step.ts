@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { isInputError } from "../core/errors.ts";
 import { parseArgs } from "node:util";
 import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
 import { checkBatchLabels, createTrainingSetup } from "../nets/training/setup.ts";
@@ -132,9 +133,7 @@ async function main(): Promise<void> {
     tf.dispose([x, y]);
     dispose();
   } catch (e) {
-    if (e instanceof RangeError || (e as Error).name === "BackendUnavailableError") {
-      fail((e as Error).message);
-    }
+    if (isInputError(e)) fail(e.message);
     throw e;
   }
 }

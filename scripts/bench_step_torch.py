@@ -70,7 +70,12 @@ LAYOUTS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 
 
 
 class ResNet(nn.Module):
-    def __init__(self, name, width, num_classes):
+    """head: "standard" (a learned bias-free linear classifier), "fixed" (the frozen simplex
+    ETF classifier with its non-trainable bias, as the paper's fixed model stores them) or
+    "implicit" (no classifier in the state_dict: the paper's implicit head keeps W and b
+    outside it)."""
+
+    def __init__(self, name, width, num_classes, head="standard"):
         super().__init__()
         block, counts = LAYOUTS[name]
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
@@ -84,14 +89,19 @@ class ResNet(nn.Module):
                 cin = w * block.expansion
             layers.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.fc = nn.Linear(cin, num_classes, bias=False)
+        if head != "implicit":
+            self.classifier = nn.Linear(cin, num_classes, bias=head == "fixed")
+            if head == "fixed":
+                self.classifier.requires_grad_(False)
 
-    def forward(self, x, tau):
+    def features(self, x, tau):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         h = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        h = tau * h / h.norm(dim=1, keepdim=True)
-        return self.fc(h)
+        return tau * h / h.norm(dim=1, keepdim=True)
+
+    def forward(self, x, tau):
+        return self.classifier(self.features(x, tau))
 
 
 def singular_value(p):

@@ -55,7 +55,7 @@ for (const method of ["standard", "fixed", "implicit"]) {
     const reference = await losses("cpu", method);
     const others: [string, number[]][] = [["wasm", await losses("wasm", method)]];
     if (webgpu.available) others.push(["webgpu", await losses("webgpu", method)]);
-    else console.log(`  WebGPU skipped: ${webgpu.reason}`);
+    else console.log(`  WebGPU not compared (the WebGPU-only test is ignored): ${webgpu.reason}`);
     for (const [name, values] of others) {
       console.log(
         `  ${name}: max relative gap ${

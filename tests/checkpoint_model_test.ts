@@ -250,7 +250,7 @@ Deno.test({
         }
         const fc = a.head.parameters[0];
         const [d] = fc.variable.shape;
-        queries["fc.weight"] = [[0, 0], [K - 1, d - 1], [3, 1], [1, 3]];
+        queries["classifier.weight"] = [[0, 0], [K - 1, d - 1], [3, 1], [1, 3]];
         queries["bn1.num_batches_tracked"] = [[]];
         queries["layer1.0.bn2.running_var"] = [[0], [WIDTH - 1]];
         const out = await python([READER, path, JSON.stringify(queries)]);
@@ -271,7 +271,7 @@ Deno.test({
         }
         assertEquals(py.entries["conv1.weight"].shape, [WIDTH, 3, 7, 7]);
         assertEquals(py.entries["layer2.0.downsample.0.weight"].shape, [2 * WIDTH, WIDTH, 1, 1]);
-        assertEquals(py.entries["fc.weight"].shape, [K, 8 * WIDTH]);
+        assertEquals(py.entries["classifier.weight"].shape, [K, 8 * WIDTH]);
         assertEquals(py.entries["fixed.W"].dtype, "F64");
         // Data by decreasing element size: the 8-byte I64 counters and F64 extra come first.
         const sizes = (py.order as string[]).map((n) => py.entries[n].dtype === "F32" ? 4 : 8);
@@ -287,8 +287,8 @@ Deno.test({
           void kh;
         }
         const fcData = fc.variable.dataSync(); // tfjs [d, K]
-        queries["fc.weight"].forEach(([k, j], q) =>
-          assertEquals(py.values["fc.weight"][q], fcData[j * K + k])
+        queries["classifier.weight"].forEach(([k, j], q) =>
+          assertEquals(py.values["classifier.weight"][q], fcData[j * K + k])
         );
         assertEquals(py.values["bn1.num_batches_tracked"], [2]);
         const rv = a.state.buffers.find((p) => p.name === "layer1.0.bn2.running_var")!;
@@ -390,7 +390,7 @@ Deno.test("checkpoint: mismatches give one clear error and assign nothing", asyn
         shape.message,
         "does not fit the model",
         '"conv1.weight": shape [4, 3, 7, 7] in the file, but the model needs [8, 3, 7, 7] (PyTorch layout)',
-        '"fc.weight": shape [10, 32] in the file, but the model needs [10, 64]',
+        '"classifier.weight": shape [10, 32] in the file, but the model needs [10, 64]',
       );
       assertEquals(values(wide.state.parameters), wideBefore, "nothing assigned");
 
@@ -401,7 +401,7 @@ Deno.test("checkpoint: mismatches give one clear error and assign nothing", asyn
         parameters: a.net.parameters,
         buffers: a.net.buffers,
       });
-      assertIncludes(unexpected.message, "unexpected keys: fc.weight");
+      assertIncludes(unexpected.message, "unexpected keys: classifier.weight");
 
       // Wrong dtypes: a conv kernel stored as F64, a counter as F32.
       const sd = await torchStateDict([...a.state.parameters, ...a.state.buffers]);
@@ -450,7 +450,7 @@ Deno.test("checkpoint: mismatches give one clear error and assign nothing", asyn
       ) => (saveError = e));
       assert(saveError instanceof CheckpointError && saveError.message.includes("reserved"));
       saveError = null;
-      await saveModelCheckpoint(path, { ...a.state, extra: new Map([["fc.weight", conv]]) })
+      await saveModelCheckpoint(path, { ...a.state, extra: new Map([["classifier.weight", conv]]) })
         .catch((e) => (saveError = e));
       assert(saveError instanceof CheckpointError && saveError.message.includes("clashes"));
     } finally {

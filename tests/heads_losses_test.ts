@@ -1,6 +1,7 @@
 /**
  * Heads, the feature moving average and the losses against hand computations on tiny cases.
  */
+import { InvalidArgumentError } from "../core/errors.ts";
 import { assert, assertAlmostEquals, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
 import { fixedEtfHead } from "../nets/heads/fixed.ts";
@@ -44,7 +45,13 @@ Deno.test("losses: cross-entropy, DotRegression and MSE by hand", () => {
   );
   assertAlmostEquals(loss("MSELoss", z, y).dataSync()[0], 4 / 6, 1e-6);
   assertEquals(parseLoss("ce"), "CrossEntropyLoss");
-  assertThrows(() => parseLoss("hinge"), RangeError, "--loss", "hinge", "CrossEntropyLoss");
+  assertThrows(
+    () => parseLoss("hinge"),
+    InvalidArgumentError,
+    "--loss",
+    "hinge",
+    "CrossEntropyLoss",
+  );
   tf.dispose([z, y]);
 });
 
@@ -57,7 +64,7 @@ Deno.test("heads: feature normalisation to radius τ", () => {
 Deno.test("heads: standard head logits and row renormalisation after a step", () => {
   const head = standardHead({ featureDim: 4, numClasses: 3, bias: true, seed: 1 });
   const [w, b] = head.parameters;
-  assertEquals([w.name, b.name], ["fc.weight", "fc.bias"]);
+  assertEquals([w.name, b.name], ["classifier.weight", "classifier.bias"]);
   w.variable.assign(tf.tensor2d([[1, 0, 2], [0, 3, 0], [0, 4, 0], [2, 0, 1]])); // [d, K]
   b.variable.assign(tf.tensor1d([1, 2, 3]));
   const h = tf.tensor2d([[1, 1, 1, 1]]);
@@ -98,7 +105,11 @@ Deno.test("heads: fixed ETF head, W = M̃·[I 0] and a detached bias −W·μ_G"
     [0, 1, 2, 3].map((j) => r.reduce((a, v, k) => a + v * W[k][j], 0))
   );
   close(g.dataSync(), expected.flat(), 1e-5, "gradient");
-  assertThrows(() => fixedEtfHead({ featureDim: 2, numClasses: 3 }), RangeError, "d=2 < K=3");
+  assertThrows(
+    () => fixedEtfHead({ featureDim: 2, numClasses: 3 }),
+    InvalidArgumentError,
+    "d=2 < K=3",
+  );
   tf.dispose([h, out.logits, out.W, out.b, R, g]);
   head.dispose();
 });
@@ -155,14 +166,19 @@ Deno.test("heads: implicit head evaluation uses the committed U and changes noth
   tf.dispose([a.logits, a.W, a.b, b.logits, b.W, b.b]);
   assertEquals(tf.memory().numTensors, before);
   assertEquals(head.getState(), committed);
-  assertThrows(() => head.forward(h, null, true), RangeError, "needs the labels");
+  assertThrows(() => head.forward(h, null, true), InvalidArgumentError, "needs the labels");
   tf.dispose([h, y, train.logits, train.W, train.b]);
   head.dispose();
 });
 
 Deno.test("heads: method names", () => {
   assertEquals(parseMethod("implicit"), "implicit");
-  assertThrows(() => parseMethod("adaptive"), RangeError, "--method", "standard, fixed, implicit");
+  assertThrows(
+    () => parseMethod("adaptive"),
+    InvalidArgumentError,
+    "--method",
+    "standard, fixed, implicit",
+  );
 });
 
 Deno.test("heads: no tensors leak over many implicit-head steps", () => {

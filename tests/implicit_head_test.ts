@@ -9,7 +9,7 @@
  * ≈ 3e-6. We require 1e-4 on the whole gradient (Frobenius, relative): 30× the float32 noise,
  * and far below the ≈ 0.4 error of dropping the implicit backward ("none", tested below).
  */
-import { assert, assertAtMost } from "./assert.ts";
+import { assert, assertAtMost, assertEquals } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
 import { implicitHead } from "../nets/heads/implicit.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
@@ -26,7 +26,7 @@ const d = 6, K = 3, N = 9, TAU = 5;
 /** float64 reference state: running average (K×d rows), seen flags, step, previous U. */
 type RefState = { running: Float64Array; seen: boolean[]; step: number; U: Matrix | null };
 
-/** Cross-entropy of the implicit head for raw features (N×d) — float64, written from METHOD.md. */
+/** Cross-entropy of the implicit head for raw features (N×d) — float64, written from docs/method.md. */
 function referenceLoss(
   raw: Float64Array,
   labels: number[],
@@ -36,13 +36,13 @@ function referenceLoss(
   return referenceForward(raw, labels, s, average).loss;
 }
 
-/** The float64 forward: the node's input Y and the loss. */
+/** The float64 forward: the node's input Y, the loss and the state it commits. */
 function referenceForward(
   raw: Float64Array,
   labels: number[],
   s: RefState,
   average: "ema" | "cma",
-): { Y: Matrix; loss: number } {
+): { Y: Matrix; loss: number; next: RefState } {
   // h = τ·h_raw/‖h_raw‖
   const h = new Float64Array(N * d);
   for (let i = 0; i < N; i++) {
@@ -99,7 +99,8 @@ function referenceForward(
     const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
     total += lse - z[labels[i]];
   }
-  return { Y, loss: total / N };
+  const seen = s.seen.map((v, k) => v || labels.includes(k));
+  return { Y, loss: total / N, next: { running: Ybar, seen, step: t, U } };
 }
 
 function finiteDifference(
@@ -189,12 +190,22 @@ for (const backward of ["ddn", "closed-form"] as EtfBackward[]) {
       const fd1 = finiteDifference(raw1, LABELS_1, initial, average);
       assertAtMost(relativeError(g1, fd1), 1e-4, "step 1 gradient vs finite differences");
       head.afterStep();
-      // The committed state equals the reference's after step 1.
+      // The committed state equals the float64 reference's after step 1 (computed here, not
+      // read from the head), and step 2 starts from the reference's state.
+      const refState = referenceForward(raw1, LABELS_1, initial, average).next;
       const st = head.getState();
       const running = Float64Array.from(st.average.running.dataSync());
       const seen = Array.from(st.average.seen.dataSync(), (v) => v > 0);
-      assert(seen[0] && seen[1] && !seen[2], `seen ${seen}`);
-      const refState: RefState = { running, seen, step: 1, U: st.U };
+      assertEquals(seen, refState.seen);
+      assertEquals(refState.seen, [true, true, false]);
+      assertEquals(st.average.step, refState.step);
+      // float32 state against float64: relative 1e-5 (the node's conditioning adds ≈ 10×).
+      assertAtMost(relativeError(running, refState.running), 1e-5, "running average vs reference");
+      assertAtMost(
+        relativeError(st.U!.data, refState.U!.data),
+        1e-4,
+        "committed U⋆ vs reference",
+      );
       const g2 = headGradient(head, raw2, LABELS_2);
       const fd2 = finiteDifference(raw2, LABELS_2, refState, average);
       assertAtMost(relativeError(g2, fd2), 1e-4, "step 2 gradient vs finite differences");

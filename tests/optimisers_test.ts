@@ -1,7 +1,8 @@
 /**
- * Optimisers against hand computations on tiny cases (PyTorch semantics; AGD as METHOD.md).
+ * Optimisers against hand computations on tiny cases (PyTorch semantics; AGD as docs/method.md).
  * float32 parameters: tolerances 1e-6 absolute on O(1) values.
  */
+import { InvalidArgumentError } from "../core/errors.ts";
 import { assertAlmostEquals, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
 import type { Parameter } from "../nets/models/model.ts";
@@ -125,11 +126,16 @@ Deno.test("AGD: initialisation makes every slice orthogonal, scaled by s", () =>
 
 Deno.test("optimisers: bad names, AGD on a bias, bad settings", () => {
   assertEquals(parseOptimiser("adamw"), "AdamW");
-  assertThrows(() => parseOptimiser("lbfgs"), RangeError, "--optimiser", "AGD, SGD, Adam, AdamW");
+  assertThrows(
+    () => parseOptimiser("lbfgs"),
+    InvalidArgumentError,
+    "--optimiser",
+    "AGD, SGD, Adam, AdamW",
+  );
   const b = param("fc.bias", [0, 0], [2], "vector");
-  assertThrows(() => agd([b]), RangeError, "fc.bias", "no biases");
-  assertThrows(() => createOptimiser("SGD", [b], { lr: -1 }), RangeError, "--lr");
-  assertThrows(() => createOptimiser("AGD", [], { gain: 0 }), RangeError, "--gain");
+  assertThrows(() => agd([b]), InvalidArgumentError, "fc.bias", "no biases");
+  assertThrows(() => createOptimiser("SGD", [b], { lr: -1 }), InvalidArgumentError, "--lr");
+  assertThrows(() => createOptimiser("AGD", [], { gain: 0 }), InvalidArgumentError, "--gain");
 });
 
 Deno.test("optimisers: no tensors leak over many steps", () => {
@@ -174,7 +180,7 @@ Deno.test("optimisers: state() and setState() resume bit for bit", () => {
   assertThrows(
     () =>
       sgdOpt.setState({ step: 1, tensors: new Map([["other.momentum_buffer", tf.zeros([2])]]) }),
-    RangeError,
+    InvalidArgumentError,
     "missing s.w.momentum_buffer",
     "unexpected other.momentum_buffer",
   );

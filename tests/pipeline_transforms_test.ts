@@ -263,7 +263,7 @@ Deno.test("crop with zero padding and flip, fused with normalisation", () => {
   assertEquals(Array.from(out.subarray(9, 12)), [m[10], m[10], m[10]]);
 });
 
-Deno.test("recipes follow METHOD.md section 9", () => {
+Deno.test("recipes follow docs/method.md section 9", () => {
   assertEquals(recipeFor("mnist", true), {
     resize: 32,
     rotation: 25,

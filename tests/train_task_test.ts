@@ -9,9 +9,23 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
+import { loadDataset } from "../data/load.ts";
+
+const PYTHON = "/usr/bin/python3";
+const RECOMPUTE = new URL("./fixtures/recompute_accuracy.py", import.meta.url).pathname;
+const hasTorch = await new Deno.Command(PYTHON, { args: ["-c", "import torch, PIL"] }).output()
+  .then((o) => o.success, () => false);
+if (!hasTorch) console.warn("train_task_test: no torch/Pillow for /usr/bin/python3; skipping");
 
 const SCRIPT = new URL("../scripts/train.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-run"];
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys",
+];
 const TINY = [
   "--sample_size",
   "10",
@@ -81,8 +95,188 @@ for (const method of ["standard", "fixed", "implicit"]) {
     assert(steps.every((s) => typeof s.loss === "number" && typeof s.eta === "number"));
     if (method === "implicit") assert(steps.every((s) => typeof s.solverIterations === "number"));
     assertEquals(JSON.parse(Deno.readTextFileSync(join(dir, "latest.json"))).epoch, 2);
+    assert(
+      typeof epochs[1].trainAccuracy === "number" && typeof epochs[1].testAccuracy === "number",
+    );
+  });
+
+  Deno.test({
+    name:
+      `train task: ${method}'s reported accuracies are recomputed in PyTorch from the checkpoint`,
+    ignore: !hasTorch,
+    fn: async () => {
+      // A run that learns (far from the 10% of chance), so a wrong classifier, wrong inputs or
+      // a wrong bias would show.
+      const uid = `accuracy-${method}`, dir = join(storage, uid);
+      const run = await runTask(method, [
+        ...TINY.map((a) => a === "4" ? "8" : a),
+        "--epochs",
+        "6",
+        "--checkpoint_every",
+        "6",
+        "--storage",
+        storage,
+        "--uid",
+        uid,
+      ]);
+      assertEquals(run.code, 0, run.stderr);
+      const last = readLines(join(dir, "epochs.jsonl")).at(-1)!;
+      assert((last.trainAccuracy as number) > 0.25, `${method} learns: ${last.trainAccuracy}`);
+      const { train, test } = await loadDataset("mnist", {
+        dataDir: "/nonexistent-data-dir",
+        log: () => {},
+      });
+      // The run's training samples: --sample_size 10, the first 10 of each class.
+      const seen = new Array(10).fill(0), picked: number[] = [];
+      train.labels.forEach((y, i) => {
+        if (seen[y]++ < 10) picked.push(i);
+      });
+      const L = 28 * 28;
+      const cases = [
+        {
+          what: "trainAccuracy",
+          images: Uint8Array.from(
+            picked.flatMap((i) => [...train.images!.subarray(i * L, (i + 1) * L)]),
+          ),
+          labels: Int32Array.from(picked, (i) => train.labels[i]),
+        },
+        { what: "testAccuracy", images: test.images!, labels: test.labels },
+      ];
+      for (const c of cases) {
+        const tmp = await Deno.makeTempDir();
+        await Deno.writeFile(`${tmp}/x.u8`, c.images);
+        await Deno.writeFile(`${tmp}/y.i32`, new Uint8Array(c.labels.buffer));
+        const out = await new Deno.Command(PYTHON, {
+          args: [
+            RECOMPUTE,
+            join(dir, "checkpoints/model-epoch-0006.safetensors"),
+            join(dir, "checkpoints/state-epoch-0006.safetensors"),
+            `${tmp}/x.u8`,
+            `${tmp}/y.i32`,
+            String(c.labels.length),
+            "28",
+            "28",
+            "1",
+            "mnist",
+            "resnet18",
+            "8",
+            "10",
+            "5",
+            method,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        await Deno.remove(tmp, { recursive: true });
+        assert(out.success, new TextDecoder().decode(out.stderr));
+        const r = JSON.parse(new TextDecoder().decode(out.stdout));
+        const reported = last[c.what] as number;
+        // float32 on both sides with different convolution algorithms: a prediction may
+        // differ only where the top two logits are within 1e-3 of each other.
+        const n = c.labels.length;
+        assert(
+          Math.abs(Math.round(r.top1 * n) - Math.round(reported * n)) <= r.nearTies,
+          `${method} ${c.what}: PyTorch ${r.top1} vs reported ${reported} (${r.nearTies} near ties)`,
+        );
+        console.log(`  ${method} ${c.what}: reported ${reported}, PyTorch ${r.top1} (n = ${n})`);
+        if (r.classifierBiasMatches !== null) {
+          assert(r.classifierBiasMatches, "model vs state classifier");
+        }
+      }
+    },
   });
 }
+
+Deno.test("train task: --resume keeps the planned epochs; --epochs extends the plan", async () => {
+  const common = [...TINY, "--checkpoint_every", "1", "--storage", storage];
+  const uid = "plan";
+  const r = await runTask("fixed", [...common, "--epochs", "2", "--uid", uid]);
+  assertEquals(r.code, 0, r.stderr);
+  // Resume from epoch 1 without --epochs: the run's plan (2) holds, not the default (200).
+  const again = await runTask("fixed", [
+    "--storage",
+    storage,
+    "--uid",
+    uid,
+    "--resume_checkpoint",
+    join(storage, uid, "checkpoints/model-epoch-0001.safetensors"),
+  ]);
+  assertEquals(again.code, 0, again.stderr);
+  assert(again.stderr.includes("continuing after epoch 1"), again.stderr);
+  assertEquals(readLines(join(storage, uid, "epochs.jsonl")).map((e) => e.epoch), [1, 2]);
+  const extended = await runTask("fixed", [
+    "--storage",
+    storage,
+    "--uid",
+    uid,
+    "--resume",
+    "--epochs",
+    "3",
+  ]);
+  assertEquals(extended.code, 0, extended.stderr);
+  assertEquals(
+    JSON.parse(Deno.readTextFileSync(join(storage, uid, "config.json"))).config.epochs,
+    3,
+  );
+  // The extended plan is the run's plan now: a plain --resume has nothing left to do.
+  const done = await runTask("fixed", ["--storage", storage, "--uid", uid, "--resume"]);
+  assertEquals(done.code, 0, done.stderr);
+  assertEquals(readLines(join(storage, uid, "epochs.jsonl")).map((e) => e.epoch), [1, 2, 3]);
+  // A flag that would change the run, or another task's method, is refused by name.
+  for (
+    const [method, args, mention] of [
+      ["fixed", ["--seed", "7"], ["--seed", "1", "7"]],
+      ["fixed", ["--batch_size", "10"], ["--batch_size", "20", "10"]],
+      ["standard", [], ["--method", "fixed", "standard"]],
+      ["fixed", ["--epochs", "1"], ["--epochs", "≥ 3"]],
+    ] as const
+  ) {
+    const bad = await runTask(method, ["--storage", storage, "--uid", uid, "--resume", ...args]);
+    assertEquals(bad.code, 2, `${args}: ${bad.stderr}`);
+    for (const m of mention) assert(bad.stderr.includes(m), `${args}: ${m} in ${bad.stderr}`);
+  }
+});
+
+Deno.test("train task: the UFM honours --batch_size (full batches by default)", async () => {
+  const ufm = [
+    "--model",
+    "ufm",
+    "--dataset",
+    "synthetic",
+    "--dataset_size",
+    "40",
+    "--num_classes",
+    "4",
+  ];
+  const common = [...ufm, "--epochs", "1", "--storage", storage, "--backend", "cpu"];
+  const full = await runTask("standard", [...common, "--uid", "ufm-full"]);
+  assertEquals(full.code, 0, full.stderr);
+  assertEquals(readLines(join(storage, "ufm-full", "steps.jsonl")).length, 1);
+  const mini = await runTask("standard", [...common, "--uid", "ufm-mini", "--batch_size", "10"]);
+  assertEquals(mini.code, 0, mini.stderr);
+  assertEquals(readLines(join(storage, "ufm-mini", "steps.jsonl")).length, 4);
+});
+
+Deno.test("train task: an engine error is a bug (exit 1, stack trace), not bad input", async () => {
+  // 1e10 synthetic samples of 512 floats: no typed array can hold them (a RangeError).
+  const r = await runTask("standard", [
+    "--model",
+    "ufm",
+    "--dataset",
+    "synthetic",
+    "--dataset_size",
+    "10000000000",
+    "--backend",
+    "cpu",
+    "--storage",
+    storage,
+    "--uid",
+    "engine-error",
+  ]);
+  assertEquals(r.code, 1, r.stderr);
+  assert(r.stderr.includes("RangeError") && r.stderr.includes("    at "), r.stderr);
+  assert(!r.stderr.includes("train: "), r.stderr);
+});
 
 Deno.test("train task: resuming after epoch 1 reproduces the uninterrupted epoch 2", async () => {
   const common = [...TINY, "--checkpoint_every", "1", "--storage", storage];
@@ -175,6 +369,10 @@ Deno.test("train task: bad input exits 2 with one line and no stack trace", asyn
     [["--bogus"], "bogus"],
     [["--batch_size", "5"], "--batch_size"],
     [["--uid", "files-implicit"], "--force"],
+    // Flags the run would ignore are refused.
+    [["--lr", "0.1"], "--lr"],
+    [["--width", "8"], "--width"],
+    [["--gain", "5", "--optimiser", "SGD"], "--gain"],
   ];
   for (const [args, mention] of cases) {
     const r = await runTask("implicit", [

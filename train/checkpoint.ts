@@ -33,6 +33,7 @@
  *
  * @module
  */
+import { InputError } from "../core/errors.ts";
 import { tf } from "../nets/tf.ts";
 import type { Parameter, ParameterKind } from "../nets/models/model.ts";
 export type { Parameter, ParameterKind } from "../nets/models/model.ts";
@@ -56,14 +57,13 @@ import {
  * }
  * ```
  */
-export class CheckpointError extends Error {
+export class CheckpointError extends InputError {
   /** The checkpoint file. */
   readonly file: string;
 
   /** `problem` is prefixed with the file name. */
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);
-    this.name = "CheckpointError";
     this.file = file;
   }
 }

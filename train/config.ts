@@ -16,7 +16,8 @@ export type TrainConfig = {
   /** "" means the method's default (AGD; SGD for the UFM). */
   optimiser: string;
   lr: number | null;
-  gain: number;
+  /** null means AGD's default (10); only AGD has a gain. */
+  gain: number | null;
   batchSize: number;
   epochs: number;
   temperature: number;
@@ -78,7 +79,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "number",
     help: "learning rate (SGD 0.05, Adam/AdamW 1e-3; AGD has none)",
   },
-  { flag: "gain", key: "gain", kind: "number", help: "AGD gain" },
+  { flag: "gain", key: "gain", kind: "number", help: "AGD gain (10; AGD only)" },
   { flag: "batch_size", key: "batchSize", kind: "int", help: "batch size" },
   { flag: "epochs", key: "epochs", kind: "int", help: "epochs" },
   {
@@ -156,7 +157,7 @@ export const FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-/** The paper's released recipe (METHOD.md section 9), for every method. */
+/** The paper's released recipe (docs/method.md section 9), for every method. */
 export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
   return {
     method,
@@ -164,7 +165,7 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     model: "resnet18",
     optimiser: "",
     lr: null,
-    gain: 10,
+    gain: null,
     batchSize: 256,
     epochs: 200,
     temperature: 5,
@@ -239,18 +240,50 @@ export function helpText(method: TrainConfig["method"] | null): string {
 }
 
 /**
- * Parses the command line into a validated configuration (`method` given by the task, or by
- * `--method`). Throws InvalidArgumentError naming the flag, the value and what is allowed.
+ * A parsed command line: the configuration and which of its fields the user set, by a flag
+ * (`flags`) or through `--preset` (`preset`). Resuming compares exactly those with the stored
+ * run; the trainer refuses a flag that does not apply to the run (never ignores one).
  *
  * @example
  * ```ts
- * const config = parseTrainArgs(["--epochs", "2", "--preset", "quick"], "implicit");
+ * const request = parseTrainArgs(["--epochs", "40"], "implicit") as TrainRequest;
+ * request.flags.has("epochs"); // true
+ * ```
+ */
+export type TrainRequest = {
+  config: TrainConfig;
+  /** Fields set by a flag on the command line (including `--no-…`). */
+  flags: ReadonlySet<keyof TrainConfig>;
+  /** Fields set by `--preset` (and not overridden by a flag). */
+  preset: ReadonlySet<keyof TrainConfig>;
+};
+
+/**
+ * A request with every field of `config` as if given by flags (programmatic use).
+ *
+ * @example
+ * ```ts
+ * await train(requestOf({ ...defaultConfig("fixed"), epochs: 2, uid: "demo" }));
+ * ```
+ */
+export function requestOf(config: TrainConfig, flags?: Iterable<keyof TrainConfig>): TrainRequest {
+  return { config, flags: new Set(flags ?? []), preset: new Set() };
+}
+
+/**
+ * Parses the command line into a validated configuration (`method` given by the task, or by
+ * `--method`; with `--resume` it may be omitted and comes from the stored run). Throws
+ * InvalidArgumentError naming the flag, the value and what is allowed.
+ *
+ * @example
+ * ```ts
+ * const request = parseTrainArgs(["--epochs", "2", "--preset", "quick"], "implicit");
  * ```
  */
 export function parseTrainArgs(
   args: string[],
   method: TrainConfig["method"] | null,
-): TrainConfig | "help" {
+): TrainRequest | "help" {
   const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
   for (const f of FLAGS) {
     options[f.flag] = { type: f.kind === "bool" ? "boolean" : "string" };
@@ -266,7 +299,11 @@ export function parseTrainArgs(
     );
   }
   if (values.help) return "help";
-  const chosen = (values.method as string | undefined) ?? method;
+  const resuming = values.resume === true || values.resume_checkpoint !== undefined;
+  const flags = new Set<keyof TrainConfig>();
+  if (method !== null || values.method !== undefined) flags.add("method");
+  const chosen = (values.method as string | undefined) ?? method ??
+    (resuming ? "implicit" : null); // a placeholder: the stored run's method replaces it
   if (chosen === null || chosen === undefined) {
     throw new InvalidArgumentError("--method", "missing; allowed: standard, fixed, implicit");
   }
@@ -289,6 +326,7 @@ export function parseTrainArgs(
       throw new InvalidArgumentError("--preset", `got ${JSON.stringify(preset)}, allowed: quick`);
     }
     Object.assign(config, QUICK_PRESET, { preset });
+    flags.add("preset");
   }
   const record = config as unknown as Record<string, unknown>;
   for (const f of FLAGS) {
@@ -300,9 +338,11 @@ export function parseTrainArgs(
       }
       if (raw === true) record[f.key] = true;
       if (values[`no-${f.flag}`] === true) record[f.key] = false;
+      if (raw === true || values[`no-${f.flag}`] === true) flags.add(f.key);
       continue;
     }
     if (raw === undefined) continue;
+    flags.add(f.key);
     const text = raw as string;
     if (f.kind === "string") {
       record[f.key] = text;
@@ -321,9 +361,26 @@ export function parseTrainArgs(
   }
   validate(config);
   if (config.uid === "") {
+    if (resuming && !flags.has("method")) {
+      throw new InvalidArgumentError(
+        "--uid",
+        "missing: resuming without a task method needs --uid (or use train:METHOD --resume)",
+      );
+    }
     config.uid = `${config.dataset}-${config.model}-${config.method}-seed${config.seed}`;
   }
-  return config;
+  if (config.force && resuming) {
+    throw new InvalidArgumentError(
+      "--force",
+      "given with --resume: --force starts the run afresh, --resume continues it; pick one",
+    );
+  }
+  const presetKeys = new Set<keyof TrainConfig>(
+    config.preset === null
+      ? []
+      : (Object.keys(QUICK_PRESET) as (keyof TrainConfig)[]).filter((k) => !flags.has(k)),
+  );
+  return { config, flags, preset: presetKeys };
 }
 
 function atLeast(flag: string, value: number | null, min: number): void {
@@ -353,11 +410,80 @@ function validate(c: TrainConfig): void {
   if (c.lr !== null && !(c.lr > 0)) {
     throw new InvalidArgumentError("--lr", `got ${c.lr}, allowed: > 0`);
   }
-  if (!(c.gain > 0)) throw new InvalidArgumentError("--gain", `got ${c.gain}, allowed: > 0`);
+  if (c.gain !== null && !(c.gain > 0)) {
+    throw new InvalidArgumentError("--gain", `got ${c.gain}, allowed: > 0`);
+  }
   if (!/^[A-Za-z0-9._-]+$/.test(c.uid) && c.uid !== "") {
     throw new InvalidArgumentError(
       "--uid",
       `got ${JSON.stringify(c.uid)}, allowed: letters, digits, '.', '_', '-'`,
     );
   }
+}
+
+const RESNETS = ["resnet18", "resnet34", "resnet50"];
+
+/**
+ * When a flag takes effect: each entry names the flags a run's model, method or dataset makes
+ * meaningless. A flag given where it does not apply is an error, never dropped.
+ */
+const APPLIES: readonly {
+  keys: readonly (keyof TrainConfig)[];
+  when: (c: TrainConfig) => boolean;
+  only: string;
+}[] = [
+  { keys: ["width", "depth"], when: (c) => c.model === "mlp", only: "--model mlp" },
+  {
+    keys: ["resnetWidth", "fixdim"],
+    when: (c) => RESNETS.includes(c.model),
+    only: "--model resnet18|resnet34|resnet50",
+  },
+  {
+    keys: ["etfSolver", "etfBackward", "featureAverage"],
+    when: (c) => c.method === "implicit",
+    only: "the implicit method",
+  },
+  { keys: ["datasetSize"], when: (c) => c.dataset === "synthetic", only: "--dataset synthetic" },
+  {
+    keys: ["featureDim"],
+    when: (c) => c.dataset === "synthetic" || c.model === "ufm",
+    only: "--dataset synthetic or --model ufm",
+  },
+  { keys: ["imageSize"], when: (c) => c.dataset === "folder", only: "--dataset folder" },
+  {
+    keys: ["threads"],
+    when: (c) => c.backend === "wasm" || c.backend === "auto",
+    only: "the wasm backend (--backend wasm or auto)",
+  },
+];
+
+/**
+ * Refuses flags the run would ignore (an MLP width for a ResNet, ETF-solver flags for the
+ * standard method, `--threads` on WebGPU, …). `--lr` without a learning-rate optimiser and
+ * `--gain` without AGD are refused when the optimiser is resolved (`validateSetupOptions`).
+ *
+ * @example
+ * ```ts
+ * checkFlagsApply(request); // throws InvalidArgumentError("--width", "applies to --model mlp only …")
+ * ```
+ */
+export function checkFlagsApply(request: Pick<TrainRequest, "config" | "flags">): void {
+  const { config, flags } = request;
+  for (const rule of APPLIES) {
+    for (const key of rule.keys) {
+      if (flags.has(key) && !rule.when(config)) {
+        const spec = FLAGS.find((f) => f.key === key)!;
+        throw new InvalidArgumentError(
+          `--${spec.flag}`,
+          `applies to ${rule.only} only; this run has --model ${config.model}, --method ${config.method}, ` +
+            `--dataset ${config.dataset}, --backend ${config.backend}: remove the flag`,
+        );
+      }
+    }
+  }
+}
+
+/** The flag spelling of a configuration field (`batchSize` → `--batch_size`). */
+export function flagName(key: keyof TrainConfig): string {
+  return `--${FLAGS.find((f) => f.key === key)?.flag ?? key}`;
 }

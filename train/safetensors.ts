@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { InputError } from "../core/errors.ts";
 
 /** The safetensors dtypes this module reads and writes. */
 export const SAFETENSORS_DTYPES = [
@@ -103,14 +104,13 @@ export interface TensorEntry {
  * }
  * ```
  */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends InputError {
   /** The file at fault, as given (or `"<bytes>"`). */
   readonly file: string;
 
   /** `problem` is prefixed with the file name. */
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);
-    this.name = "SafetensorsError";
     this.file = file;
   }
 }

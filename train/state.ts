@@ -1,18 +1,18 @@
 /**
  * The resumable training state next to each model checkpoint (`state-epoch-NNNN.safetensors`):
  * optimiser state (`optimizer.*`), the implicit head's state (`head.running` K×d, `head.seen` K,
- * `head.U` d×K in float64), and the classifier W (K×d) and b (K) of the fixed and implicit heads
+ * `head.U` d×K in float64), and the classifier evaluation uses, W (K×d) and b (K), for every head
  * (`classifier.weight`, `classifier.bias`); counters in the metadata. Reading it back restores
  * the optimiser and head exactly, so a resumed run continues bit for bit on cpu and wasm.
  *
  * @module
  */
 import { matrix } from "../solver/matrix.ts";
-import type { Head } from "../nets/heads/head.ts";
+import type { Classifier, Head } from "../nets/heads/head.ts";
 import type { ImplicitHead } from "../nets/heads/implicit.ts";
 import type { Optimiser } from "../nets/optim/optimiser.ts";
 import { tf } from "../nets/tf.ts";
-import { loadTensors, saveTensors } from "./checkpoint.ts";
+import { CheckpointError, loadTensors, saveTensors } from "./checkpoint.ts";
 import type { TensorEntry } from "./safetensors.ts";
 
 /**
@@ -42,7 +42,7 @@ export async function saveTrainingState(
   optimiser: Optimiser,
   head: Head,
   counters: StateCounters,
-  classifier: { W: tf.Tensor2D; b: tf.Tensor1D } | null,
+  classifier: Classifier | null,
 ): Promise<void> {
   const tensors = new Map<string, TensorEntry>();
   const opt = optimiser.state();
@@ -91,13 +91,14 @@ export async function loadTrainingState(
   const number = (key: string) => {
     const v = Number(metadata[key]);
     if (!Number.isInteger(v)) {
-      throw new RangeError(`${path}: metadata ${key} is ${metadata[key]}, expected an integer`);
+      throw new CheckpointError(path, `metadata ${key} is ${metadata[key]}, expected an integer`);
     }
     return v;
   };
   if (metadata.optimizer !== optimiser.name || metadata.method !== head.method) {
-    throw new RangeError(
-      `${path}: saved for ${metadata.optimizer} with the ${metadata.method} head, not ${optimiser.name} with ${head.method}`,
+    throw new CheckpointError(
+      path,
+      `saved for ${metadata.optimizer} with the ${metadata.method} head, not ${optimiser.name} with ${head.method}`,
     );
   }
   const optTensors = new Map<string, tf.Tensor>();
@@ -119,7 +120,7 @@ export async function loadTrainingState(
       seen = tensors.get("head.seen"),
       U = tensors.get("head.U");
     if (running === undefined || seen === undefined) {
-      throw new RangeError(`${path}: the implicit head's state is missing`);
+      throw new CheckpointError(path, "the implicit head's state is missing");
     }
     (head as ImplicitHead).setState({
       average: {

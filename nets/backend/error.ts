@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { InputError } from "../../core/errors.ts";
 
 /**
  * The backends a program can run on (`auto` chooses one of them).
@@ -28,7 +29,7 @@ export type ConcreteBackendName = "webgpu" | "wasm" | "cpu";
  * }
  * ```
  */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends InputError {
   /** The backend that failed to start. */
   readonly backend: ConcreteBackendName;
   /** Why, without the backend's name. */
@@ -37,7 +38,6 @@ export class BackendUnavailableError extends Error {
   /** `message` is `${backend}: ${reason}`. */
   constructor(backend: ConcreteBackendName, reason: string, options?: { cause?: unknown }) {
     super(`${backend}: ${reason}`, options);
-    this.name = "BackendUnavailableError";
     this.backend = backend;
     this.reason = reason;
   }

@@ -1,5 +1,5 @@
 /**
- * The feature moving average that feeds the nearest-ETF node (METHOD.md section 3), as a pure
+ * The feature moving average that feeds the nearest-ETF node (docs/method.md section 3), as a pure
  * function of an explicit state, with tensor ops only (no reads back to the CPU).
  *
  * Per batch: `c_k = mean{h_i : y_i = k} − μ_G` for present classes; an absent class that was
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { detach } from "../training/detach.ts";
+import { detach } from "./detach.ts";
 import { tf } from "../tf.ts";
 
 /** The averaging rules. */

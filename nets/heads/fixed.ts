@@ -1,13 +1,16 @@
 /**
- * The fixed-ETF head (METHOD.md section 2.2): `W = M̃·E`, `E = [I_K 0]` (K×d), frozen; the bias
+ * The fixed-ETF head (docs/method.md section 2.2): `W = M̃·E`, `E = [I_K 0]` (K×d), frozen; the bias
  * is not learned: at every forward (training and evaluation) `b = −W·μ_G`, μ_G the batch mean of
- * h, detached (no gradient flows through b).
+ * h, detached (no gradient flows through b). Evaluation uses one classifier for every batch:
+ * `b = −W·μ_G` with μ_G of the last training batch (the paper's fixed head recomputes b from
+ * each evaluation batch; we do not, so evaluation does not depend on batch composition).
  *
  * @module
  */
-import { detach } from "../training/detach.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
+import { detach } from "./detach.ts";
 import { tf } from "../tf.ts";
-import { type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
+import { centringBias, classify, type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
 
 /**
  * Creates the fixed-ETF head (needs d ≥ K).
@@ -20,26 +23,44 @@ import { type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
 export function fixedEtfHead(options: { featureDim: number; numClasses: number }): Head {
   const { featureDim: d, numClasses: K } = options;
   if (!(d >= K)) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
+      "featureDim",
       `fixed head: feature dimension d=${d} < K=${K}; the simplex ETF needs d ≥ K`,
     );
   }
   const W = tf.tidy(() => tf.concat([simplexEtfTensor(K), tf.zeros([K, d - K])], 1)) as tf.Tensor2D;
+  /** μ_G of the last committed training batch, and of the forward awaiting `afterStep`. */
+  let committed: tf.Tensor1D | null = null, pending: tf.Tensor1D | null = null;
+  const classifier = () => ({ W: tf.clone(W), b: centringBias(W, committed) });
   return {
     method: "fixed",
     numClasses: K,
     parameters: [],
-    forward(h): HeadOutput {
+    forward(h, _labels, training): HeadOutput {
+      if (!training) {
+        const c = classifier();
+        return { logits: classify(h, c), ...c };
+      }
       return tf.tidy(() => {
-        const muG = detach(tf.mean(h, 0));
-        const b = tf.neg(tf.squeeze(tf.matMul(W, tf.reshape(muG, [d, 1])), [1])) as tf.Tensor1D;
+        const muG = detach(tf.mean(h, 0)) as tf.Tensor1D;
+        pending?.dispose();
+        pending = tf.keep(tf.clone(muG));
+        const b = centringBias(W, muG);
         const logits = tf.add(tf.matMul(h, W, false, true), b) as tf.Tensor2D;
         return { logits, W: tf.clone(W), b };
       });
     },
-    afterStep() {},
+    classifier,
+    afterStep() {
+      if (pending === null) return;
+      committed?.dispose();
+      committed = pending;
+      pending = null;
+    },
     dispose() {
       W.dispose();
+      committed?.dispose();
+      pending?.dispose();
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
- * The classifier-head interface shared by the three training methods (METHOD.md section 2), and
+ * The classifier-head interface shared by the three training methods (docs/method.md section 2), and
  * the feature normalisation `h = τ·h_raw/‖h_raw‖₂` that precedes every head.
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
 
@@ -22,8 +23,9 @@ export type MethodName = typeof METHOD_NAMES[number];
  */
 export function parseMethod(name: string, argument = "--method"): MethodName {
   if (!(METHOD_NAMES as readonly string[]).includes(name)) {
-    throw new RangeError(
-      `${argument}: unknown method ${JSON.stringify(name)}; allowed: ${METHOD_NAMES.join(", ")}`,
+    throw new InvalidArgumentError(
+      argument,
+      `unknown method ${JSON.stringify(name)}; allowed: ${METHOD_NAMES.join(", ")}`,
     );
   }
   return name as MethodName;
@@ -44,6 +46,19 @@ export type HeadOutput = {
 };
 
 /**
+ * The one classifier a checkpoint is evaluated with (docs/method.md section 2, "Evaluation"):
+ * W (K×d, one row per class) and b (K); logits `z = h·Wᵀ + b`, whatever the batching.
+ *
+ * @example
+ * ```ts
+ * const { W, b } = head.classifier();
+ * const logits = tf.add(tf.matMul(h, W, false, true), b);
+ * tf.dispose([W, b]);
+ * ```
+ */
+export type Classifier = { W: tf.Tensor2D; b: tf.Tensor1D };
+
+/**
  * A classifier head.
  *
  * @example
@@ -61,13 +76,51 @@ export interface Head {
   readonly parameters: readonly Parameter[];
   /**
    * Logits for normalised features h (N×d). `labels` are needed in training by the implicit
-   * head (feature means); `training` false evaluates with the current state, changing nothing.
+   * head (feature means). `training` false evaluates with {@link Head.classifier}, the same
+   * for every batch, changing nothing.
    */
   forward(h: tf.Tensor2D, labels: tf.Tensor1D | null, training: boolean): HeadOutput;
-  /** After the optimiser step: renormalise W's rows (standard) or commit the state (implicit). */
+  /**
+   * The classifier evaluation uses, as new tensors the caller disposes. Standard: its W and b
+   * (zeros without bias). Fixed and implicit: the current W and `b = −W·μ_G`, μ_G the mean
+   * feature of the last committed training batch (b = 0 before the first step).
+   */
+  classifier(): Classifier;
+  /**
+   * After the optimiser step: renormalise W's rows (standard) or commit the training
+   * forward's state (the implicit head's average and U⋆, the batch's μ_G).
+   */
   afterStep(): void;
   /** Frees the head's variables and state. */
   dispose(): void;
+}
+
+/**
+ * Logits `h·Wᵀ + b` of a {@link Classifier} (no state, no gradient bookkeeping of its own).
+ *
+ * @example
+ * ```ts
+ * const logits = classify(h, head.classifier());
+ * ```
+ */
+export function classify(h: tf.Tensor2D, c: Classifier): tf.Tensor2D {
+  return tf.tidy(() => tf.add(tf.matMul(h, c.W, false, true), c.b) as tf.Tensor2D);
+}
+
+/**
+ * `b = −W·μ_G` (K) for W (K×d) and μ_G (d), or zeros when μ_G is null.
+ *
+ * @example
+ * ```ts
+ * const b = centringBias(W, muG);
+ * ```
+ */
+export function centringBias(W: tf.Tensor2D, muG: tf.Tensor1D | null): tf.Tensor1D {
+  return tf.tidy(() =>
+    muG === null
+      ? tf.zeros([W.shape[0]]) as tf.Tensor1D
+      : tf.neg(tf.squeeze(tf.matMul(W, tf.reshape(muG, [-1, 1])), [1])) as tf.Tensor1D
+  );
 }
 
 /**

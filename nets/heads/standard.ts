@@ -1,7 +1,7 @@
 /**
- * The standard head (METHOD.md section 2.1): W (K×d) and, with `bias`, b are learned; after
+ * The standard head (docs/method.md section 2.1): W (K×d) and, with `bias`, b are learned; after
  * every optimiser step each row of W is rescaled to unit L2 norm. W is stored in tfjs dense
- * layout [d, K] (PyTorch's `fc.weight` is its transpose) and initialised as PyTorch's Linear,
+ * layout [d, K] (PyTorch's `classifier.weight`, the paper's name, is its transpose) and initialised as PyTorch's Linear,
  * U(−1/sqrt(d), 1/sqrt(d)) for weight and bias, from the seed.
  *
  * @module
@@ -24,11 +24,11 @@ export function standardHead(
   const { featureDim: d, numClasses: K, bias, seed } = options;
   const bound = 1 / Math.sqrt(d);
   const weight = tf.variable(tf.randomUniform([d, K], -bound, bound, "float32", seed), true);
-  const parameters: Parameter[] = [{ name: "fc.weight", variable: weight, kind: "dense" }];
+  const parameters: Parameter[] = [{ name: "classifier.weight", variable: weight, kind: "dense" }];
   const b = bias
     ? tf.variable(tf.randomUniform([K], -bound, bound, "float32", seed + 1), true)
     : null;
-  if (b !== null) parameters.push({ name: "fc.bias", variable: b, kind: "vector" });
+  if (b !== null) parameters.push({ name: "classifier.bias", variable: b, kind: "vector" });
   const renormalise = () =>
     tf.tidy(() => {
       // Rows of W (K×d) are the columns of the stored [d, K] matrix.
@@ -47,6 +47,11 @@ export function standardHead(
         return { logits, W: tf.transpose(weight) as tf.Tensor2D, b: tf.clone(bb) };
       });
     },
+    classifier: () =>
+      tf.tidy(() => ({
+        W: tf.transpose(weight) as tf.Tensor2D,
+        b: (b === null ? tf.zeros([K]) : tf.clone(b)) as tf.Tensor1D,
+      })),
     afterStep: renormalise,
     dispose() {
       weight.dispose();

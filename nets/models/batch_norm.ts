@@ -1,5 +1,5 @@
 /**
- * BatchNorm with PyTorch's semantics (METHOD.md section 1), for NHWC feature maps (BatchNorm2d)
+ * BatchNorm with PyTorch's semantics (docs/method.md section 1), for NHWC feature maps (BatchNorm2d)
  * and N×C matrices (BatchNorm1d): eps 1e-5; training mode normalises with the biased batch
  * variance and updates the running statistics with momentum 0.1 (new = 0.9·old + 0.1·batch),
  * the running variance from the *unbiased* batch variance (n/(n−1), n values per channel), and

@@ -1,5 +1,5 @@
 /**
- * Automatic Gradient Descent (Bernstein et al. 2023), as METHOD.md section 6 and the paper's
+ * Automatic Gradient Descent (Bernstein et al. 2023), as docs/method.md section 6 and the paper's
  * code: for weight matrices and conv kernels only. With L parameter tensors, scale
  * `s(W) = sqrt(out/in)`, divided by `sqrt(kh·kw)` for conv kernels (PyTorch layout
  * out×in×kh×kw), and per-slice gradient norms `n(kx,ky) = ‖∇W[:,:,kx,ky]‖_F`:
@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
 import { qr } from "../../solver/qr.ts";
@@ -33,7 +34,8 @@ export function agdScale(p: Parameter): number {
     return Math.sqrt(outC / inC) / Math.sqrt(kh * kw);
   }
   if (p.kind === "dense") return Math.sqrt(shape[1] / shape[0]);
-  throw new RangeError(
+  throw new InvalidArgumentError(
+    "--optimiser",
     `AGD: parameter ${p.name} (${p.kind}, shape [${shape}]) is not a weight matrix or conv kernel; ` +
       "AGD supports no biases or other parameters (use --no-bias, or another optimiser)",
   );

@@ -1,8 +1,9 @@
 /**
- * Builds an optimiser by name with the defaults of METHOD.md section 6.
+ * Builds an optimiser by name with the defaults of docs/method.md section 6.
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import type { Parameter } from "../models/model.ts";
 import { adam } from "./adam.ts";
 import { agd } from "./agd.ts";
@@ -28,7 +29,7 @@ export type OptimiserSettings = {
   eps?: number;
 };
 
-/** Default learning rates: SGD 0.05 (METHOD.md), Adam/AdamW 1e-3 (PyTorch's); AGD has none. */
+/** Default learning rates: SGD 0.05 (docs/method.md), Adam/AdamW 1e-3 (PyTorch's); AGD has none. */
 export const DEFAULT_LR: Record<OptimiserName, number | null> = {
   AGD: null,
   SGD: 0.05,
@@ -51,16 +52,19 @@ export function createOptimiser(
 ): Optimiser {
   for (const [key, value] of Object.entries(settings)) {
     if (value !== undefined && !(typeof value === "number" && Number.isFinite(value))) {
-      throw new RangeError(`optimiser setting ${key}: got ${value}, allowed: a finite number`);
+      throw new InvalidArgumentError(
+        `optimiser setting ${key}`,
+        `got ${value}, allowed: a finite number`,
+      );
     }
   }
   if (settings.lr !== undefined && !(settings.lr > 0)) {
-    throw new RangeError(`--lr: got ${settings.lr}, allowed: a number > 0`);
+    throw new InvalidArgumentError("--lr", `got ${settings.lr}, allowed: a number > 0`);
   }
   switch (name) {
     case "AGD":
       if (settings.gain !== undefined && !(settings.gain > 0)) {
-        throw new RangeError(`--gain: got ${settings.gain}, allowed: a number > 0`);
+        throw new InvalidArgumentError("--gain", `got ${settings.gain}, allowed: a number > 0`);
       }
       return agd(parameters, { gain: settings.gain });
     case "SGD":

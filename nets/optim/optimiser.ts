@@ -1,9 +1,10 @@
 /**
- * The optimiser interface and factory (METHOD.md section 6): AGD, SGD, Adam, AdamW. Every
+ * The optimiser interface and factory (docs/method.md section 6): AGD, SGD, Adam, AdamW. Every
  * update is made of tensor ops (no reads back to the CPU), so a step never blocks the GPU.
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import type { Parameter } from "../models/model.ts";
 import type { tf } from "../tf.ts";
 
@@ -53,10 +54,9 @@ export interface Optimiser {
 export function parseOptimiser(name: string, argument = "--optimiser"): OptimiserName {
   const found = OPTIMISER_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
   if (found === undefined) {
-    throw new RangeError(
-      `${argument}: unknown optimiser ${JSON.stringify(name)}; allowed: ${
-        OPTIMISER_NAMES.join(", ")
-      }`,
+    throw new InvalidArgumentError(
+      argument,
+      `unknown optimiser ${JSON.stringify(name)}; allowed: ${OPTIMISER_NAMES.join(", ")}`,
     );
   }
   return found;
@@ -86,7 +86,8 @@ export function checkStateNames(
   const missing = [...expected].filter((n) => !tensors.has(n));
   const unexpected = [...tensors.keys()].filter((n) => !expected.has(n));
   if (missing.length > 0 || unexpected.length > 0) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
+      "optimiser state",
       `${optimiser} state: ${missing.length ? `missing ${missing.join(", ")}` : ""}` +
         `${missing.length && unexpected.length ? "; " : ""}${
           unexpected.length ? `unexpected ${unexpected.join(", ")}` : ""
@@ -105,7 +106,8 @@ export function checkStateNames(
  */
 export function checkShape(name: string, t: tf.Tensor, like: tf.Tensor): void {
   if (t.shape.length !== like.shape.length || t.shape.some((n, i) => n !== like.shape[i])) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
+      "optimiser state",
       `optimiser state for ${name}: shape [${t.shape}], expected [${like.shape}]`,
     );
   }

@@ -1,7 +1,7 @@
 /**
  * SGD with momentum and weight decay, PyTorch semantics (dampening 0, no Nesterov):
  * `g ← ∇ + wd·p`, `b ← g` on the first step else `b ← μ·b + g`, `p ← p − lr·b`.
- * Defaults (METHOD.md section 6): lr 0.05, momentum 0.9, weight decay 5e-4.
+ * Defaults (docs/method.md section 6): lr 0.05, momentum 0.9, weight decay 5e-4.
  *
  * @module
  */

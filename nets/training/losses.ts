@@ -1,10 +1,11 @@
 /**
- * The training losses of METHOD.md section 6, on logits z (N×K) and integer labels y (N):
+ * The training losses of docs/method.md section 6, on logits z (N×K) and integer labels y (N):
  * cross-entropy; DotRegression `½·mean_i((z_{i,y_i} − 1)²)` (z_{i,y} = ⟨h_i, w_y⟩ + b_y); MSE of
  * the logits against one-hot targets, `mean_{i,k}((z_ik − [y_i = k])²)` (PyTorch's MSELoss mean).
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import { tf } from "../tf.ts";
 
 /** The loss names, as the `--loss` flag spells them. */
@@ -34,10 +35,9 @@ export function parseLoss(name: string, argument = "--loss"): LossName {
   const exact = LOSS_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
   const found = exact ?? ALIASES[name.toLowerCase()];
   if (found === undefined) {
-    throw new RangeError(
-      `${argument}: unknown loss ${JSON.stringify(name)}; allowed: ${
-        LOSS_NAMES.join(", ")
-      } (or ce, dr, mse)`,
+    throw new InvalidArgumentError(
+      argument,
+      `unknown loss ${JSON.stringify(name)}; allowed: ${LOSS_NAMES.join(", ")} (or ce, dr, mse)`,
     );
   }
   return found;

@@ -124,6 +124,19 @@ export function validateSetupOptions(options: SetupOptions) {
     );
   }
   const optimiser = parseOptimiser(options.optimiser ?? (model === "ufm" ? "SGD" : "AGD"));
+  if (optimiser === "AGD" && options.lr !== undefined) {
+    throw new InvalidArgumentError(
+      "--lr",
+      `got ${options.lr}, but AGD has no learning rate (its step is set by --gain); ` +
+        "drop --lr, or choose --optimiser SGD, Adam or AdamW",
+    );
+  }
+  if (optimiser !== "AGD" && options.gain !== undefined) {
+    throw new InvalidArgumentError(
+      "--gain",
+      `got ${options.gain}, but only AGD has a gain; ${optimiser} takes --lr`,
+    );
+  }
   const bias = options.bias ?? false;
   if (optimiser === "AGD" && bias) {
     throw new InvalidArgumentError(

@@ -1,7 +1,7 @@
 /**
  * One training step, shared by every method (standard, fixed, implicit), backbone, optimiser
  * and loss: forward, loss, gradients, optimiser update, head bookkeeping, and the step's
- * metrics (METHOD.md section 6) — loss, batch top-1/top-5, mean cosine similarity
+ * metrics (docs/method.md section 6) — loss, batch top-1/top-5, mean cosine similarity
  * `cos(h_i − mean_j h_j, w_{y_i} − mean_j w_{y_j})` (ε = 1e-6) and AGD's η — read back with a
  * single `await data()`, so a step blocks the GPU once (the implicit head on WebGPU also waits
  * for its target Y before the solve).
@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import type { Head } from "../heads/head.ts";
 import { normaliseFeatures } from "../heads/head.ts";
 import type { GeometryStats } from "../heads/closest_etf_geometry.ts";
@@ -138,8 +139,9 @@ export async function trainStep(
   const { backbone, head, optimiser, temperature } = setup;
   const target = options.implicitTarget ?? "auto";
   if (!["auto", "inside", "ahead"].includes(target)) {
-    throw new RangeError(
-      `trainStep: implicitTarget ${JSON.stringify(target)}; allowed: auto, inside, ahead`,
+    throw new InvalidArgumentError(
+      "options.implicitTarget",
+      `got ${JSON.stringify(target)}, allowed: auto, inside, ahead`,
     );
   }
   const ahead = isImplicit(head) && (target === "ahead" || (target === "auto" && asyncOnly()));

@@ -1,0 +1,108 @@
+/**
+ * One training epoch of an opened run: every batch through the shared `trainStep`, one line per
+ * step in `steps.jsonl`, a progress bar (or plain lines off a terminal), and the epoch's means.
+ * Stops early, after the step in progress, when asked to (Ctrl-C), and at a non-finite loss.
+ *
+ * @module
+ */
+import { batches, epochPlan } from "../data/pipeline.ts";
+import { tf } from "../nets/tf.ts";
+import { trainStep } from "../nets/training/train_step.ts";
+import type { OpenRun } from "./open_run.ts";
+import { Progress } from "./progress.ts";
+
+/**
+ * How an epoch ended: its means over the batches (weighted by batch size), or why it stopped.
+ *
+ * @example
+ * ```ts
+ * const r = await trainEpoch(run, 1, 0, () => false);
+ * if (r.status === "done") console.log(r.means.loss);
+ * ```
+ */
+export type EpochResult =
+  | {
+    status: "done";
+    means: { loss: number; top1: number; top5: number; cosine: number };
+    seconds: number;
+    globalStep: number;
+  }
+  | { status: "interrupted"; globalStep: number }
+  | { status: "diverged"; loss: number; globalStep: number };
+
+/**
+ * Trains epoch `epoch` (1-based) from step `globalStep`; `stop()` is polled after every step.
+ *
+ * @example
+ * ```ts
+ * const result = await trainEpoch(run, epoch, step, () => interrupted);
+ * ```
+ */
+export async function trainEpoch(
+  run: OpenRun,
+  epoch: number,
+  globalStep: number,
+  stop: () => boolean,
+): Promise<EpochResult> {
+  const { config, runDir, setup } = run;
+  const options = { ...run.pipeline, epoch: epoch - 1 };
+  const total = epochPlan(run.data.train, options).batches.length;
+  const progress = new Progress(total, `epoch ${epoch}/${config.epochs}`);
+  const t0 = performance.now();
+  const sums = { loss: 0, top1: 0, top5: 0, cosine: 0, n: 0 };
+  const indices = run.evaluation.net.inputs === "indices";
+  try {
+    for (const batch of batches(run.data.train, options)) {
+      const x = indices ? tf.tensor1d(batch.indices, "int32") : tf.tensor(batch.x, batch.shape);
+      const y = tf.tensor1d(batch.labels, "int32");
+      const s0 = performance.now();
+      const m = await trainStep(setup, x, y);
+      tf.dispose([x, y]);
+      globalStep++;
+      if (!Number.isFinite(m.loss)) return { status: "diverged", loss: m.loss, globalStep };
+      const n = batch.labels.length;
+      sums.loss += m.loss * n;
+      sums.top1 += m.top1 * n;
+      sums.top5 += m.top5 * n;
+      sums.cosine += m.cosine * n;
+      sums.n += n;
+      await runDir.appendJsonLine("steps.jsonl", {
+        epoch,
+        step: globalStep,
+        batch: batch.batch + 1,
+        loss: m.loss,
+        top1: m.top1,
+        top5: m.top5,
+        cosine: m.cosine,
+        ...(m.eta !== undefined ? { eta: m.eta } : {}),
+        ...(m.solver
+          ? {
+            solverIterations: m.solver.iterations,
+            solverGradientNorm: m.solver.gradientNorm,
+            solverSeconds: m.solver.seconds,
+          }
+          : {}),
+        seconds: (performance.now() - s0) / 1000,
+      });
+      if ((batch.batch + 1) % config.logInterval === 0 || batch.batch + 1 === total) {
+        const status = `loss ${m.loss.toFixed(4)} top1 ${(100 * m.top1).toFixed(1)}%`;
+        progress.update(batch.batch + 1, status);
+        await runDir.log(`epoch ${epoch} batch ${batch.batch + 1}/${total} ${status}`);
+      }
+      if (stop()) return { status: "interrupted", globalStep };
+    }
+  } finally {
+    progress.done();
+  }
+  return {
+    status: "done",
+    means: {
+      loss: sums.loss / sums.n,
+      top1: sums.top1 / sums.n,
+      top5: sums.top5 / sums.n,
+      cosine: sums.cosine / sums.n,
+    },
+    seconds: (performance.now() - t0) / 1000,
+    globalStep,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The training API: the training tasks' configuration and flags, the trainer and its units
+ * (open or resume a run, one epoch, the evaluation unit, checkpoints), run directories and
+ * the safetensors checkpoint format.
+ *
+ * @example
+ * ```ts
+ * import { parseTrainArgs, train, type TrainRequest } from "./train/mod.ts";
+ * const outcome = await train(parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest);
+ * console.log(outcome.trainAccuracy, outcome.testAccuracy);
+ * ```
+ *
+ * @module
+ */
+export {
+  checkFlagsApply,
+  defaultConfig,
+  FLAGS,
+  helpText,
+  parseTrainArgs,
+  QUICK_PRESET,
+  requestOf,
+  type TrainConfig,
+  type TrainRequest,
+} from "./config.ts";
+export { evaluateRun, train, type TrainOutcome } from "./trainer.ts";
+export { type OpenRun, openRun, resumedConfig, type RunIo, TOOLKIT_VERSION } from "./open_run.ts";
+export { type EpochResult, trainEpoch } from "./epoch.ts";
+export {
+  evaluateAccuracy,
+  type EvaluationBatch,
+  evaluationBatches,
+  evaluationInputs,
+  type EvaluationNetwork,
+  type EvaluationOptions,
+} from "./evaluate.ts";
+export { modelStateOf, writeCheckpoint } from "./save_checkpoint.ts";
+export { type LatestCheckpoint, RunDirectory } from "./run_dir.ts";
+export {
+  CheckpointError,
+  loadModelCheckpoint,
+  loadTensors,
+  type ModelState,
+  saveModelCheckpoint,
+  saveTensors,
+} from "./checkpoint.ts";
+export { loadTrainingState, saveTrainingState, type StateCounters } from "./state.ts";
+export { readSafetensors, SafetensorsError } from "./safetensors.ts";

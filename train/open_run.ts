@@ -1,0 +1,381 @@
+/**
+ * Opening a run: a fresh one (validated before anything is written) or a resumed one (the
+ * stored configuration, the last checkpoint's weights and state). Everything a run's epochs
+ * need is returned as one {@link OpenRun}.
+ *
+ * Resuming takes every setting from the run's `config.json`: only how the run is carried on may
+ * change (`--epochs` to extend the plan, `--backend`, `--threads`, `--log_interval`,
+ * `--data_dir`); any other flag that differs from the stored value, or another task's method,
+ * is an error naming the flag, the stored and the given value.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { InvalidArgumentError } from "../core/errors.ts";
+import type { Dataset, DatasetSplit } from "../data/dataset.ts";
+import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
+import { epochPlan, type PipelineOptions } from "../data/pipeline.ts";
+import { BatchTransform } from "../data/transforms.ts";
+import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend/select.ts";
+import {
+  createTrainingSetup,
+  type ResolvedSetup,
+  type SetupOptions,
+  validateSetupOptions,
+} from "../nets/training/setup.ts";
+import type { TrainingSetup } from "../nets/training/train_step.ts";
+import { TFJS_VERSION } from "../nets/tf.ts";
+import { loadModelCheckpoint } from "./checkpoint.ts";
+import { checkFlagsApply, flagName, type TrainConfig, type TrainRequest } from "./config.ts";
+import type { EvaluationNetwork, EvaluationOptions } from "./evaluate.ts";
+import { RunDirectory } from "./run_dir.ts";
+import { modelStateOf } from "./save_checkpoint.ts";
+import { loadTrainingState } from "./state.ts";
+
+/** The toolkit's version, recorded in run directories. */
+export const TOOLKIT_VERSION = "0.1.0";
+
+/**
+ * Where a run's messages go: `log` (stderr in the task), and an optional abort signal.
+ *
+ * @example
+ * ```ts
+ * const io: RunIo = { log: (line) => console.error(line) };
+ * ```
+ */
+export type RunIo = { log: (line: string) => void; signal?: AbortSignal };
+
+/**
+ * An opened run, ready for its next epoch.
+ *
+ * @example
+ * ```ts
+ * const run = await openRun(request, io);
+ * try { console.log(run.start.epoch); } finally { run.dispose(); }
+ * ```
+ */
+export type OpenRun = {
+  config: TrainConfig;
+  runDir: RunDirectory;
+  backend: BackendInfo;
+  data: Dataset;
+  setup: TrainingSetup;
+  resolved: ResolvedSetup;
+  /** Training batches' options (`epoch` is set per epoch) with the training transform. */
+  pipeline: PipelineOptions;
+  /** The evaluation unit's network and options, and the splits it reports on. */
+  evaluation: {
+    net: EvaluationNetwork;
+    options: EvaluationOptions;
+    splits: { train: DatasetSplit; test: DatasetSplit | null };
+    /** The training samples evaluated: the run's `--sample_size` subset. */
+    trainSampleSize: number | null;
+  };
+  /** The last completed epoch and step (0 for a fresh run). */
+  start: { epoch: number; globalStep: number };
+  /** The last complete checkpoint, in words. */
+  lastCheckpoint: string;
+  /** Logs to `io.log` and the run's log.txt. */
+  log(line: string): Promise<void>;
+  dispose(): void;
+};
+
+/** Fields a resumed run may change: how it is carried on, not what it is. */
+const CARRY_ON: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
+  "epochs",
+  "backend",
+  "threads",
+  "logInterval",
+  "dataDir",
+  "storage",
+  "uid",
+  "resume",
+  "resumeCheckpoint",
+  "preset",
+]);
+
+/**
+ * The configuration of a resumed run: the stored one, with the carry-on fields the user gave.
+ * A given flag that would change the run itself is an error.
+ *
+ * @example
+ * ```ts
+ * const config = resumedConfig(stored, parseTrainArgs(["--resume", "--epochs", "60"], "implicit") as TrainRequest);
+ * ```
+ */
+export function resumedConfig(stored: TrainConfig, request: TrainRequest): TrainConfig {
+  const { config: given, flags, preset } = request;
+  if (flags.has("method") && given.method !== stored.method) {
+    throw new InvalidArgumentError(
+      "--method",
+      `the run ${stored.uid} was trained with --method ${stored.method}; this is ${given.method} ` +
+        `(use train:${stored.method} --resume)`,
+    );
+  }
+  const config: TrainConfig = { ...stored, resume: true, resumeCheckpoint: given.resumeCheckpoint };
+  const record = config as unknown as Record<string, unknown>;
+  for (const key of new Set([...flags, ...preset])) {
+    if (key === "method") continue;
+    const value = (given as unknown as Record<string, unknown>)[key];
+    if (CARRY_ON.has(key)) {
+      if (key !== "preset") record[key] = value;
+      continue;
+    }
+    const before = (stored as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(before) !== JSON.stringify(value)) {
+      throw new InvalidArgumentError(
+        flagName(key),
+        `the run ${stored.uid} was started with ${JSON.stringify(before)}, given ${
+          JSON.stringify(value)
+        }; a resumed run keeps its configuration (only --epochs, --backend, --threads, ` +
+          "--log_interval and --data_dir may change): drop the flag, or start a new run",
+      );
+    }
+  }
+  return config;
+}
+
+/** The network set-up a configuration asks for (`extra`: what only the dataset tells). */
+function setupOptions(
+  config: TrainConfig,
+  extra: { numClasses: number; inputShape?: number[]; numSamples?: number },
+): SetupOptions {
+  return {
+    model: config.model,
+    method: config.method,
+    optimiser: config.optimiser === "" ? undefined : config.optimiser,
+    lr: config.lr ?? undefined,
+    gain: config.gain ?? undefined,
+    bias: config.bias,
+    loss: config.loss,
+    temperature: config.temperature,
+    etfSolver: config.etfSolver,
+    etfBackward: config.etfBackward,
+    featureAverage: config.featureAverage,
+    resnetWidth: config.resnetWidth,
+    width: config.width,
+    depth: config.depth,
+    fixdim: config.fixdim,
+    featureDim: config.featureDim,
+    seed: config.seed,
+    ...extra,
+  };
+}
+
+function checkDatasetName(name: string): void {
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(
+      "--dataset",
+      `got ${JSON.stringify(name)}, allowed: ${DATASET_NAMES.join(", ")}`,
+    );
+  }
+}
+
+/** Samples per training batch: `--batch_size`, or the whole (sub)set for the UFM by default. */
+function trainingBatchSize(
+  config: TrainConfig,
+  request: TrainRequest,
+  split: DatasetSplit,
+): number {
+  if (config.model !== "ufm" || request.flags.has("batchSize") || config.resume) {
+    return config.batchSize;
+  }
+  return config.sampleSize === null ? split.length : config.sampleSize * split.numClasses;
+}
+
+/**
+ * Opens (creates or resumes) the run `request` describes. Bad input fails before anything is
+ * written; a fresh run's directory is created only once everything is validated and loaded.
+ *
+ * @example
+ * ```ts
+ * const run = await openRun(parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest, { log: console.error });
+ * ```
+ */
+export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun> {
+  const requested = request.config;
+  const runPath = join(expandHome(requested.storage), requested.uid);
+  const resuming = requested.resume || requested.resumeCheckpoint !== null;
+  let run: RunDirectory | null = resuming ? await RunDirectory.open(runPath) : null;
+  if (run === null) await RunDirectory.checkAvailable(runPath, { force: requested.force });
+  const pending: string[] = [];
+  let config = requested;
+  if (run !== null) {
+    const stored = (await run.readJson<{ config: TrainConfig }>("config.json")).config;
+    config = resumedConfig(stored, request);
+  } else {
+    checkFlagsApply(request);
+  }
+  const log = async (line: string) => {
+    io.log(line);
+    if (run === null) pending.push(line);
+    else await run.log(line);
+  };
+
+  // Names and values first (no backend, data or model yet): bad input fails at once.
+  validateSetupOptions(setupOptions(config, { numClasses: config.numClasses ?? 2 }));
+  checkDatasetName(config.dataset);
+  const backendName = parseBackendName(config.backend, "--backend");
+  const backend: BackendInfo = await selectBackend(backendName, {
+    ...(config.threads !== null ? { threads: config.threads } : {}),
+    log: (line) => void log(line),
+  });
+  if (config.threads !== null && backend.name !== "wasm") {
+    await log(`note: --threads ${config.threads} has no effect on the ${backend.name} backend`);
+  }
+  const data = await loadDataset(config.dataset, {
+    dataDir: config.dataDir,
+    log: (line: string) => void log(line),
+    datasetSize: config.datasetSize,
+    featureDim: config.featureDim,
+    numClasses: config.numClasses ?? undefined,
+    seed: config.seed,
+    imageSize: config.imageSize,
+  });
+  const split = data.train;
+  const K = split.numClasses;
+  if (config.numClasses !== null && config.numClasses !== K) {
+    throw new InvalidArgumentError(
+      "--num_classes",
+      `got ${config.numClasses}, but ${config.dataset} has ${K} classes`,
+    );
+  }
+  const isUfm = config.model === "ufm";
+  const transform = new BatchTransform(split, { train: true });
+  const pipeline: PipelineOptions = {
+    batchSize: trainingBatchSize(config, request, split),
+    seed: config.seed,
+    epoch: 0,
+    stratified: config.stratifiedBatch,
+    sampleSize: config.sampleSize,
+    transform,
+  };
+  if (pipeline.batchSize !== config.batchSize) {
+    config = { ...config, batchSize: pipeline.batchSize };
+  }
+  if (config.stratifiedBatch && pipeline.batchSize < K) {
+    throw new InvalidArgumentError(
+      "--batch_size",
+      `got ${pipeline.batchSize} < K = ${K}: stratified batches need every class in every batch`,
+    );
+  }
+  epochPlan(split, pipeline); // validates the batching options before anything is written
+  const { setup, resolved, dispose } = createTrainingSetup(
+    setupOptions(config, {
+      numClasses: K,
+      inputShape: transform.sampleShape,
+      numSamples: split.length,
+    }),
+  );
+  let start = { epoch: 0, globalStep: 0 };
+  let lastCheckpoint = "none";
+  try {
+    if (run === null) {
+      run = await RunDirectory.create(runPath, { force: requested.force });
+      for (const line of pending) await run.log(line);
+      await run.writeJson("config.json", {
+        config,
+        resolved,
+        versions: {
+          toolkit: TOOLKIT_VERSION,
+          deno: Deno.version.deno,
+          v8: Deno.version.v8,
+          tfjs: TFJS_VERSION,
+        },
+        backend,
+        dataset: {
+          name: config.dataset,
+          train: split.length,
+          test: data.test.length,
+          numClasses: K,
+          sampleShape: split.sampleShape,
+        },
+        createdAt: new Date().toISOString(),
+      });
+    } else {
+      ({ start, lastCheckpoint } = await restore(run, config, setup, log));
+      await extendPlan(run, config, start.epoch, log);
+    }
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  const runDir: RunDirectory = run;
+  return {
+    config,
+    runDir,
+    backend,
+    data,
+    setup,
+    resolved,
+    pipeline,
+    evaluation: {
+      net: {
+        backbone: setup.backbone,
+        temperature: setup.temperature,
+        inputs: isUfm ? "indices" : "images",
+      },
+      options: {
+        batchSize: Math.max(config.batchSize, 256),
+        normalisation: transform.normalisation ?? undefined,
+      },
+      // The UFM's free features exist for training samples only.
+      splits: { train: split, test: isUfm || data.test.length === 0 ? null : data.test },
+      trainSampleSize: config.sampleSize,
+    },
+    start,
+    lastCheckpoint,
+    log: (line) => log(line),
+    dispose,
+  };
+}
+
+/** Loads the checkpoint to resume from (the latest, or `--resume_checkpoint`). */
+async function restore(
+  runDir: RunDirectory,
+  config: TrainConfig,
+  setup: TrainingSetup,
+  log: (line: string) => Promise<void>,
+): Promise<{ start: { epoch: number; globalStep: number }; lastCheckpoint: string }> {
+  const latest = config.resumeCheckpoint !== null
+    ? {
+      model: config.resumeCheckpoint,
+      state: config.resumeCheckpoint.replace("model-epoch-", "state-epoch-"),
+    }
+    : await runDir.latest();
+  if (latest === null) {
+    await log("resume: no checkpoint yet, starting from epoch 1");
+    return { start: { epoch: 0, globalStep: 0 }, lastCheckpoint: "none" };
+  }
+  const modelPath = latest.model.startsWith("/") ? latest.model : runDir.file(latest.model);
+  const statePath = latest.state.startsWith("/") ? latest.state : runDir.file(latest.state);
+  await loadModelCheckpoint(modelPath, modelStateOf(setup));
+  const { epoch, globalStep } = await loadTrainingState(statePath, setup.optimiser, setup.head);
+  await runDir.truncateJsonLines("steps.jsonl", epoch);
+  await runDir.truncateJsonLines("epochs.jsonl", epoch);
+  await log(`resume: continuing after epoch ${epoch} (step ${globalStep}) from ${latest.model}`);
+  return { start: { epoch, globalStep }, lastCheckpoint: `epoch ${epoch} (${latest.model})` };
+}
+
+/** Records a changed `--epochs` in config.json (so the next resume keeps the new plan). */
+async function extendPlan(
+  runDir: RunDirectory,
+  config: TrainConfig,
+  completed: number,
+  log: (line: string) => Promise<void>,
+): Promise<void> {
+  if (config.epochs < completed) {
+    throw new InvalidArgumentError(
+      "--epochs",
+      `got ${config.epochs}, but the run has completed ${completed} epochs; allowed: ≥ ${completed}`,
+    );
+  }
+  const file = await runDir.readJson<{ config: TrainConfig }>("config.json");
+  if (file.config.epochs !== config.epochs) {
+    await log(`resume: the plan changes from ${file.config.epochs} to ${config.epochs} epochs`);
+    await runDir.writeJson("config.json", {
+      ...file,
+      config: { ...file.config, epochs: config.epochs },
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * One checkpoint of a run: the model file, the state file and `latest.json`, in that order,
+ * each atomically (an interruption leaves the previous checkpoint as the latest).
+ *
+ * The model file holds what the paper's PyTorch model of the same method has in its
+ * state_dict, under its names, so `load_state_dict(strict=True)` takes it without surgery:
+ * - standard: the backbone and `classifier.weight` (K×d; `classifier.bias` with `--bias`);
+ * - fixed: the backbone, the frozen ETF `classifier.weight` (K×d) and the non-trainable
+ *   `classifier.bias` (K), the evaluation bias `−W·μ_G` (μ_G of the last training batch);
+ * - implicit: the backbone only (the paper's implicit head keeps W and b outside its
+ *   state_dict).
+ *
+ * The state file holds what resuming needs (optimiser, the implicit head's state) and, for
+ * every method, the classifier the checkpoint is evaluated with as `classifier.weight` (K×d)
+ * and `classifier.bias` (K): the one the analysis reads.
+ *
+ * @module
+ */
+import type { Head } from "../nets/heads/head.ts";
+import { tf } from "../nets/tf.ts";
+import type { TrainingSetup } from "../nets/training/train_step.ts";
+import { type ModelState, saveModelCheckpoint } from "./checkpoint.ts";
+import { RunDirectory } from "./run_dir.ts";
+import type { TensorEntry } from "./safetensors.ts";
+import { saveTrainingState } from "./state.ts";
+
+/**
+ * The parameters and buffers a model file holds for this set-up (besides the extra tensors
+ * of {@link writeCheckpoint}).
+ *
+ * @example
+ * ```ts
+ * await loadModelCheckpoint(path, modelStateOf(setup));
+ * ```
+ */
+export function modelStateOf(setup: TrainingSetup): ModelState {
+  return {
+    parameters: [...setup.backbone.parameters, ...setup.head.parameters],
+    buffers: setup.backbone.buffers,
+  };
+}
+
+async function f32(t: tf.Tensor): Promise<TensorEntry> {
+  return { dtype: "F32", shape: [...t.shape], data: Float32Array.from(await t.data()) };
+}
+
+/** The fixed head's frozen classifier as the paper's model stores it (extra tensors). */
+async function fixedClassifierEntries(head: Head): Promise<Map<string, TensorEntry>> {
+  const c = head.classifier();
+  try {
+    return new Map([["classifier.weight", await f32(c.W)], ["classifier.bias", await f32(c.b)]]);
+  } finally {
+    tf.dispose([c.W, c.b]);
+  }
+}
+
+/**
+ * Writes epoch `epoch`'s checkpoint into the run directory and returns the names written.
+ *
+ * @example
+ * ```ts
+ * const names = await writeCheckpoint(runDir, setup, { epoch: 5, globalStep: 1170, uid: "run" });
+ * ```
+ */
+export async function writeCheckpoint(
+  runDir: RunDirectory,
+  setup: TrainingSetup,
+  at: { epoch: number; globalStep: number; uid: string },
+): Promise<{ model: string; state: string }> {
+  const names = RunDirectory.checkpointNames(at.epoch);
+  const head = setup.head;
+  await saveModelCheckpoint(
+    runDir.file(names.model),
+    {
+      ...modelStateOf(setup),
+      ...(head.method === "fixed" ? { extra: await fixedClassifierEntries(head) } : {}),
+    },
+    { epoch: String(at.epoch), uid: at.uid, method: head.method },
+  );
+  const classifier = head.classifier();
+  try {
+    await saveTrainingState(runDir.file(names.state), setup.optimiser, head, {
+      epoch: at.epoch,
+      globalStep: at.globalStep,
+    }, classifier);
+  } finally {
+    tf.dispose([classifier.W, classifier.b]);
+  }
+  await runDir.writeJson("latest.json", { epoch: at.epoch, ...names });
+  return names;
+}
