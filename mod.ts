@@ -5,10 +5,12 @@
  *
  * @example
  * ```ts
- * import { nearestEtf, nearestEtfVjp } from "./mod.ts";
+ * import { nearestEtf, nearestEtfVjp, prepareEtfBackward } from "./mod.ts";
  * const first = nearestEtf(Y); // feasibility problem
  * const next = nearestEtf(Y2, { prox: first.U }); // proximal problem
  * const dY = nearestEtfVjp(Y2, next.U, dU, { prox: first.U });
+ * const back = prepareEtfBackward(Y2, next.U, { prox: first.U }); // once per solve
+ * const dY2 = back.apply(dU); // the same ∂L/∂Y, for any number of dU
  * ```
  *
  * @module
@@ -38,6 +40,13 @@ export {
   nearestEtfVjp,
   type NearestEtfVjpOptions,
 } from "./solver/nearest_etf_vjp.ts";
+export {
+  type EtfBackwardDiagnostics,
+  type EtfBackwardFactors,
+  type EtfBackwardOptions,
+  prepareEtfBackward,
+  SINGULAR_PAIR_TOLERANCE,
+} from "./solver/etf_backward.ts";
 export type { IterationLog, StoppingReason, TcgStopReason } from "./solver/trust_regions.ts";
 export { centreRows, centringMatrix, etfOf, simplexEtf } from "./solver/centring.ts";
 export { EtfProblem } from "./solver/etf_problem.ts";

@@ -3,7 +3,7 @@
  * Hessian is diagonal.
  *
  * A tangent vector at X ∈ St(d,K) is `V = X·Ω + N` with Ω skew (K×K) and XᵀN = 0, and
- * `‖V‖² = ‖Ω‖² + ‖N‖²`. The Euclidean Hessian of METHOD.md is `∇²f[V] = V·C` with
+ * `‖V‖² = ‖Ω‖² + ‖N‖²`. The Euclidean Hessian of docs/method.md is `∇²f[V] = V·C` with
  * `C = (2/(K−1))·M + δ·I`, so the Riemannian Hessian `P_X(∇²f[V] − V·sym(Xᵀ∇f))` is
  * `(Ω, N) ↦ (skew(Ω·D), N·D)` with `D = C − sym(Xᵀ∇f)`. In D's eigenbasis `D = Q·Λ·Qᵀ`, with
  * coordinates `Ω̃ = QᵀΩQ`, `Ñ = N·Q` (an isometry), it is diagonal:

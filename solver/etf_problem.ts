@@ -1,5 +1,5 @@
 /**
- * The nearest-simplex-ETF problem on St(d,K) (METHOD.md section 4): cost, Euclidean gradient and
+ * The nearest-simplex-ETF problem on St(d,K) (docs/method.md section 4): cost, Euclidean gradient and
  * Euclidean Hessian exactly as the paper implements them.
  *
  *   f(U) = ‖Y − U·M/sqrt(K−1)‖_F² + (δ/2)·‖U − U_prox‖_F²   (δ term only for the proximal problem)

@@ -1,5 +1,5 @@
 /**
- * `nearestEtf`: the nearest simplex-ETF geometry to a matrix of class means (METHOD.md
+ * `nearestEtf`: the nearest simplex-ETF geometry to a matrix of class means (docs/method.md
  * section 4), by Riemannian trust-regions (the paper's method) or by the exact closed form.
  *
  * @module

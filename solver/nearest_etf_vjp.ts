@@ -1,28 +1,18 @@
 /**
  * `nearestEtfVjp`: the backward of the proximal nearest-ETF node, `∂L/∂Y` from `∂L/∂U⋆`
- * (METHOD.md section 5), by the paper's DDN formula or by the polar factor's closed form.
+ * (docs/method.md section 5), by the paper's DDN formula or by the polar factor's closed form. Both
+ * run through the prepared backward of `etf_backward.ts` (`prepareEtfBackward(…).apply(dU)`),
+ * except the DDN `schur: "dense" | "dense-lu"` routes, the paper's dense Schur solve
+ * (`vjp_ddn.ts`), kept as an independent reference.
  *
  * @module
  */
-import { InvalidArgumentError } from "../core/errors.ts";
-import { EtfProblem } from "./etf_problem.ts";
+import { backwardFactors, type EtfBackwardOptions, validateBackwardInput } from "./etf_backward.ts";
 import type { Matrix } from "./matrix.ts";
-import {
-  checkEtfTarget,
-  checkSpread,
-  checkStiefelPoint,
-  closedFormCache,
-  type ClosedFormRecord,
-} from "./nearest_etf.ts";
-import { polarFactor } from "./polar.ts";
-import { checkChoice, checkKeys, checkMatrix, checkNumber, checkOrthonormal } from "./validate.ts";
-import { closedFormVjp } from "./vjp_closed_form.ts";
-import { ddnVjp, SCHUR_METHODS, type SchurMethod } from "./vjp_ddn.ts";
+import { checkChoice } from "./validate.ts";
+import { denseDdnVjp, SCHUR_METHODS, type SchurMethod } from "./vjp_ddn.ts";
 
-/** The backward methods. */
-export const ETF_VJP_METHODS = ["ddn", "closed-form"] as const;
-/** A backward method name. */
-export type EtfVjpMethod = typeof ETF_VJP_METHODS[number];
+export { ETF_VJP_METHODS, type EtfVjpMethod, POLAR_MATCH_TOLERANCE } from "./etf_backward.ts";
 
 /**
  * Options of {@link nearestEtfVjp}.
@@ -32,28 +22,24 @@ export type EtfVjpMethod = typeof ETF_VJP_METHODS[number];
  * const opts: NearestEtfVjpOptions = { prox: Uprev, delta: 1e-3, method: "ddn" };
  * ```
  */
-export type NearestEtfVjpOptions = {
-  /** The proximal anchor the forward used (required: only the proximal problem has a backward). */
-  prox: Matrix;
-  /** The proximal weight the forward used, > 0, default 1e-3. */
-  delta?: number;
-  /** Default "ddn" (the paper's). */
-  method?: EtfVjpMethod;
-  /** DDN only: how the K(K+1)/2 Schur system is solved (advanced), default "auto" (see {@link SchurMethod}). */
+export type NearestEtfVjpOptions = EtfBackwardOptions & {
+  /**
+   * DDN only: how the K(K+1)/2 Schur system is solved (advanced), default "auto" = "eigen" (the
+   * prepared backward); "dense" / "dense-lu" the paper's dense route (see {@link SchurMethod}).
+   */
   schur?: SchurMethod;
 };
 
-/** Largest accepted `max |U − polar(A)|` for the closed-form backward. */
-export const POLAR_MATCH_TOLERANCE = 1e-4;
-
-const OPTION_KEYS = ["prox", "delta", "method", "schur"] as const;
+const OPTION_KEYS = ["prox", "delta", "method", "schur", "requirePositiveDefinite"] as const;
 
 /**
  * `∂L/∂Y` for `∂L/∂U = dU`, where U is the solution of the proximal nearest-ETF problem for the
  * d×K target Y. "ddn" uses the given U (as the paper does); "closed-form" recomputes the polar
  * factor of `A = c·Y·M + δ·prox` (reusing the forward's when U came from
  * `nearestEtf(…, { solver: "closed-form" })` with the same inputs) and checks that U is within
- * 1e-4 of it.
+ * 1e-4 of it. A DDN Hessian that is not positive definite is an error unless
+ * `requirePositiveDefinite: false` (see `prepareEtfBackward`). For several dU at one U, prepare
+ * the backward once with `prepareEtfBackward`.
  *
  * @example
  * ```ts
@@ -67,66 +53,13 @@ export function nearestEtfVjp(
   dU: Matrix,
   options: NearestEtfVjpOptions,
 ): Matrix {
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidArgumentError(
-      "options",
-      `expected an object with a proximal anchor { prox }, got ${options}`,
-    );
-  }
-  checkKeys("options", options, OPTION_KEYS);
-  const target = checkEtfTarget(Y);
-  const d = target.rows, K = target.cols;
-  checkMatrix("U", U, d, K);
-  checkMatrix("dU", dU, d, K);
-  if (options.prox === undefined) {
-    throw new InvalidArgumentError(
-      "options.prox",
-      "is required: the backward exists only for the proximal problem (δ > 0); the feasibility " +
-        "problem's solution set is not a differentiable function of Y (METHOD.md section 5)",
-    );
-  }
-  checkMatrix("options.prox", options.prox, d, K);
-  const delta = checkNumber("options.delta", options.delta ?? 1e-3, { min: 0, minExclusive: true });
-  const method = checkChoice("options.method", options.method ?? "ddn", ETF_VJP_METHODS);
+  const input = validateBackwardInput(Y, U, options, OPTION_KEYS, dU);
   const schur = checkChoice("options.schur", options.schur ?? "auto", SCHUR_METHODS);
-  // The closed-form forward validated these very inputs (same entries) and kept its factors.
-  const hit = method === "closed-form" ? cachedRecord(target, U, options.prox, delta) : null;
-  if (hit === null) checkOrthonormal("U", U);
-  const problem = hit?.problem ??
-    new EtfProblem(target, checkStiefelPoint("options.prox", options.prox, d, K), delta);
-  if (hit === null) checkSpread(problem, "Y");
-  if (method === "ddn") return ddnVjp(problem, U, dU, schur);
-  const polar = hit?.polar ?? polarFactor(problem.A);
-  if (polar.rank < K) {
-    throw new InvalidArgumentError(
-      "Y",
-      `A = c·Y·M + δ·prox is rank-deficient (rank ${polar.rank} < K=${K}): the polar factor ` +
-        "is not differentiable there",
-    );
+  if (input.method === "ddn" && (schur === "dense" || schur === "dense-lu")) {
+    return denseDdnVjp(input.problem, input.U, dU, {
+      forceLu: schur === "dense-lu",
+      requirePositiveDefinite: input.requirePositiveDefinite,
+    });
   }
-  let gap = 0;
-  for (let i = 0; i < U.data.length; i++) {
-    gap = Math.max(gap, Math.abs(U.data[i] - polar.U.data[i]));
-  }
-  if (!(gap <= POLAR_MATCH_TOLERANCE)) {
-    throw new InvalidArgumentError(
-      "U",
-      `is not the solution polar(c·Y·M + δ·prox): max|U − polar(A)| = ${gap.toExponential(3)}, ` +
-        `allowed ≤ ${POLAR_MATCH_TOLERANCE} (solve to a smaller minGradientNorm, or pass the matching prox and delta)`,
-    );
-  }
-  return closedFormVjp(problem, polar, dU);
-}
-
-function sameData(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function cachedRecord(Y: Matrix, U: Matrix, prox: Matrix, delta: number): ClosedFormRecord | null {
-  const hit = closedFormCache.get(U.data);
-  if (hit === undefined || hit.proxInput === null || hit.delta !== delta) return null;
-  if (!sameData(hit.Y, Y.data) || !sameData(hit.proxInput, prox.data)) return null;
-  return hit;
+  return backwardFactors(input).apply(dU);
 }

@@ -1,6 +1,6 @@
 /**
  * The Stiefel manifold St(d,K) = {U ∈ R^{d×K} : UᵀU = I_K} with the Euclidean metric
- * (METHOD.md section 4): projection, retractions, transport, inner product, random points and
+ * (docs/method.md section 4): projection, retractions, transport, inner product, random points and
  * the Euclidean-to-Riemannian gradient and Hessian conversions. Tangent vectors are ambient
  * d×K matrices V with XᵀV skew-symmetric.
  *

@@ -1,6 +1,6 @@
 /**
  * Riemannian trust-regions with truncated conjugate gradients (Absil–Baker–Gallivan), a port
- * of pymanopt 2.2's `TrustRegions` with its defaults and semantics (METHOD.md section 4), over
+ * of pymanopt 2.2's `TrustRegions` with its defaults and semantics (docs/method.md section 4), over
  * an abstract local model: at each point the problem supplies the Riemannian gradient and
  * Hessian in coordinates of the tangent space that are isometric (the Riemannian inner product
  * is the plain dot product of coordinate vectors), and a retraction from those coordinates.

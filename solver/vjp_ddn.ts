@@ -1,69 +1,70 @@
 /**
- * The paper's implicit backward of the proximal nearest-ETF node (METHOD.md section 5): the
- * equality-constrained deep-declarative-node formula, without materialising any K²×K² or
- * K(K+1)/2 × dK matrix.
+ * The paper's dense route for the DDN backward of the proximal nearest-ETF node (docs/method.md
+ * section 5), kept as an independent reference for the prepared backward of `etf_backward.ts`
+ * (`nearestEtfVjp(…, { schur: "dense" | "dense-lu" })`): the equality-constrained
+ * deep-declarative-node formula with an explicitly assembled K(K+1)/2 Schur matrix, and no
+ * eigen-decomposition and no use of UᵀU = I in the numbers.
  *
  * With `B = (2/(K−1))·M + δ·I − Σ`, `Σ = sym(∇f(U)ᵀU)`, the Lagrangian Hessian is `H[V] = V·B`
- * (one K×K Cholesky factor serves all d rows), the constraint Jacobian is
- * `A[V] = vech(UᵀV + VᵀU)` with adjoint `Aᵀ[s] = U·(S + Sᵀ)` (S the lower-triangular matrix
- * holding s), and `∂²f/∂Y∂U = −c·(I_d ⊗ M)`. Then `w = −H⁻¹v`, `T = H⁻¹Aᵀ`,
- * `s = (A·T)⁻¹(−A·w)`, `u = w + T·s`, `∂L/∂Y = −c·u·M`.
- *
- * The K(K+1)/2 Schur system `A·T` is solved either densely ("dense": built column by column in
- * O(K⁴) from UᵀU and B⁻¹, Cholesky with an LU fallback, as the paper) or, using UᵀU = I, in
- * closed form ("eigen": `A·T[S] = vech(S·B⁻¹ + B⁻¹·S)` is diagonal in B's eigenbasis,
- * `S′_ij = R′_ij·λ_iλ_j/(λ_i + λ_j)`), O(K³).
+ * (one K×K inverse serves all d rows), the constraint Jacobian is `A[V] = vech(UᵀV + VᵀU)` with
+ * adjoint `Aᵀ[s] = U·(S + Sᵀ)` (S the lower-triangular matrix holding s), and
+ * `∂²f/∂Y∂U = −c·(I_d ⊗ M)`. Then `w = −H⁻¹v`, `T = H⁻¹Aᵀ`, `s = (A·T)⁻¹(−A·w)`, `u = w + T·s`,
+ * `∂L/∂Y = −c·u·M`. The Schur matrix `A·T` is built column by column in O(K⁴) from UᵀU and B⁻¹.
+ * Linear solves as the paper: Cholesky, LU with partial pivoting when that fails ("dense"), or
+ * LU throughout ("dense-lu", which also serves an indefinite B). Whether a B that is not
+ * positive definite is accepted is decided by `analyseHessian` in `etf_backward.ts`.
  *
  * @module
  */
 import { InvalidArgumentError } from "../core/errors.ts";
 import { centreRows } from "./centring.ts";
-import { choleskySolve, choleskySolveRight, tryCholesky } from "./cholesky.ts";
-import { symmetricEigen } from "./eigen.ts";
+import { choleskySolve, tryCholesky } from "./cholesky.ts";
+import { analyseHessian } from "./etf_backward.ts";
 import type { EtfProblem } from "./etf_problem.ts";
 import { lu, luSolve } from "./lu.ts";
 import { eye, type Matrix, matrix } from "./matrix.ts";
-import { gram, matmul, matmulNT, matmulTN } from "./products.ts";
+import { gram, matmul, matmulTN } from "./products.ts";
 
 /**
- * How the K(K+1)/2 Schur system is solved: "auto" is dense for K ≤ 16, eigen above; "dense-lu"
- * is the dense path with its LU fallback forced (to test that path).
+ * How `nearestEtfVjp`'s DDN backward solves its Schur system: "auto" and "eigen" use the
+ * prepared backward (`prepareEtfBackward`: closed form in B's eigenbasis, O(K³)); "dense" is the
+ * paper's route (this module: Cholesky, LU fallback) and "dense-lu" the same with LU forced.
  */
 export type SchurMethod = "auto" | "dense" | "dense-lu" | "eigen";
 
-/** Every {@link SchurMethod}. */
-export const SCHUR_METHODS: readonly SchurMethod[] = ["auto", "dense", "dense-lu", "eigen"];
-
-/** Largest K for which "auto" uses the dense (paper's) Schur solve. */
-export const DENSE_SCHUR_MAX_K = 16;
-
 /**
- * `∂L/∂Y` for `∂L/∂U⋆ = v` by the paper's DDN formula at the given U (assumed a minimiser of
- * the proximal problem). Throws when the Lagrangian Hessian is not positive definite there.
+ * Every {@link SchurMethod}.
  *
  * @example
  * ```ts
- * const dY = ddnVjp(problem, U, dU);
+ * SCHUR_METHODS.includes("dense"); // true
  * ```
  */
-export function ddnVjp(
+export const SCHUR_METHODS: readonly SchurMethod[] = ["auto", "dense", "dense-lu", "eigen"];
+
+/**
+ * `∂L/∂Y` for `∂L/∂U = v` by the paper's dense DDN route at the given U. With
+ * `requirePositiveDefinite` (default true) a B that is not positive definite raises
+ * `InvalidArgumentError`; otherwise it is inverted by LU, and a singular B or Schur matrix
+ * raises (this route has no pseudo-inverse).
+ *
+ * @example
+ * ```ts
+ * const dY = denseDdnVjp(problem, U, dU, { forceLu: true, requirePositiveDefinite: false });
+ * ```
+ */
+export function denseDdnVjp(
   problem: EtfProblem,
   U: Matrix,
   v: Matrix,
-  schur: SchurMethod = "auto",
+  options: { forceLu?: boolean; requirePositiveDefinite?: boolean } = {},
 ): Matrix {
-  const K = problem.K;
+  const K = problem.K, forceLu = options.forceLu ?? false;
   const B = problem.lagrangianMatrix(matmulTN(U, problem.egrad(U)));
-  const L = tryCholesky(B);
-  if (L === null) {
-    throw new InvalidArgumentError(
-      "U",
-      "is not a minimiser of the proximal problem: the Hessian of the Lagrangian " +
-        "(2/(K−1))·M + δ·I − sym(∇f(U)ᵀU) is not positive definite there",
-    );
-  }
+  if (options.requirePositiveDefinite ?? true) analyseHessian(B, true);
+  const Binv = denseInverse(B, forceLu, "the Lagrangian Hessian B");
   // w = −v·B⁻¹
-  const w = choleskySolveRight(L, v);
+  const w = matmul(v, Binv);
   for (let i = 0; i < w.data.length; i++) w.data[i] = -w.data[i];
   // R = −(Uᵀw + wᵀU): the right-hand side −A[w], as a symmetric matrix.
   const Utw = matmulTN(U, w);
@@ -71,10 +72,8 @@ export function ddnVjp(
   for (let i = 0; i < K; i++) {
     for (let j = 0; j < K; j++) R.data[i * K + j] = -(Utw.data[i * K + j] + Utw.data[j * K + i]);
   }
-  const useDense = schur === "dense" || schur === "dense-lu" ||
-    (schur === "auto" && K <= DENSE_SCHUR_MAX_K);
   // SBinv = S̃·B⁻¹ with S̃ the symmetric multiplier, so that T·s = U·S̃·B⁻¹.
-  const SBinv = useDense ? denseSchur(U, L, R, schur === "dense-lu") : eigenSchur(B, R);
+  const SBinv = denseSchur(U, Binv, R, forceLu);
   const u = matmul(U, SBinv);
   for (let i = 0; i < u.data.length; i++) u.data[i] += w.data[i];
   const out = centreRows(u);
@@ -83,15 +82,33 @@ export function ddnVjp(
   return out;
 }
 
+/** `X` with `S·X = Rhs`: Cholesky unless forced or not positive definite, else LU. */
+function denseSolve(S: Matrix, rhs: Matrix, forceLu: boolean, what: string): Matrix {
+  const L = forceLu ? null : tryCholesky(S);
+  if (L !== null) return choleskySolve(L, rhs);
+  const f = lu(S);
+  if (f.singular) {
+    throw new InvalidArgumentError(
+      "U",
+      `${what} is singular there (U is not a regular point); the dense route has no ` +
+        'pseudo-inverse (schur "eigen" has)',
+    );
+  }
+  return luSolve(f, rhs);
+}
+
+function denseInverse(B: Matrix, forceLu: boolean, what: string): Matrix {
+  return denseSolve(B, eye(B.rows), forceLu, what);
+}
+
 /** The vech index of (i, j), i ≥ j: columns of the lower triangle stacked. */
 function vechIndex(i: number, j: number, K: number): number {
   return j * K - (j * (j - 1)) / 2 + (i - j);
 }
 
 /** Dense K(K+1)/2 Schur solve as the paper (Cholesky, LU fallback); returns S̃·B⁻¹. */
-function denseSchur(U: Matrix, L: Matrix, R: Matrix, forceLu: boolean): Matrix {
+function denseSchur(U: Matrix, Binv: Matrix, R: Matrix, forceLu: boolean): Matrix {
   const K = U.cols, n = (K * (K + 1)) / 2;
-  const Binv = choleskySolve(L, eye(K));
   const G = gram(U); // UᵀU (≈ I; the dense path does not assume it)
   const g = G.data, bi = Binv.data;
   const S = matrix(n, n);
@@ -116,20 +133,7 @@ function denseSchur(U: Matrix, L: Matrix, R: Matrix, forceLu: boolean): Matrix {
   for (let jj = 0; jj < K; jj++) {
     for (let ii = jj; ii < K; ii++) rhs.data[vechIndex(ii, jj, K)] = R.data[ii * K + jj];
   }
-  const Ls = forceLu ? null : tryCholesky(S);
-  let s: Matrix;
-  if (Ls !== null) {
-    s = choleskySolve(Ls, rhs);
-  } else {
-    const f = lu(S);
-    if (f.singular) {
-      throw new InvalidArgumentError(
-        "U",
-        "the DDN Schur system is singular (U is not a regular point)",
-      );
-    }
-    s = luSolve(f, rhs);
-  }
+  const s = denseSolve(S, rhs, forceLu, "the DDN Schur system");
   // S̃ = S_s + S_sᵀ
   const St = matrix(K, K);
   for (let jj = 0; jj < K; jj++) {
@@ -140,18 +144,4 @@ function denseSchur(U: Matrix, L: Matrix, R: Matrix, forceLu: boolean): Matrix {
     }
   }
   return matmul(St, Binv);
-}
-
-/** Closed-form Schur solve in B's eigenbasis (uses UᵀU = I); returns S̃·B⁻¹. */
-function eigenSchur(B: Matrix, R: Matrix): Matrix {
-  const K = B.rows;
-  const { values: lam, vectors: Q } = symmetricEigen(B);
-  const Rp = matmulTN(Q, matmul(R, Q));
-  for (let i = 0; i < K; i++) {
-    for (let j = 0; j < K; j++) {
-      Rp.data[i * K + j] *= (lam[i] * lam[j]) / (lam[i] + lam[j]) / lam[j];
-    }
-  }
-  // S̃·B⁻¹ = Q·S′·Qᵀ·Q·Λ⁻¹·Qᵀ = Q·(S′·Λ⁻¹)·Qᵀ
-  return matmulNT(matmul(Q, Rp), Q);
 }

@@ -31,7 +31,7 @@ function denseCost(Y: Matrix, U: Matrix, prox: Matrix | null, delta: number): nu
   return fit + 0.5 * delta * reg;
 }
 
-/** ∇f(U) from METHOD.md with dense M. */
+/** ∇f(U) from docs/method.md with dense M. */
 function denseGradient(Y: Matrix, U: Matrix, prox: Matrix | null, delta: number): Matrix {
   const K = Y.cols, M = denseCentring(K);
   const UM = naiveMatmul(U, M), YM = naiveMatmul(Y, M);

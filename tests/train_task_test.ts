@@ -93,7 +93,15 @@ for (const method of ["standard", "fixed", "implicit"]) {
     const steps = readLines(join(dir, "steps.jsonl"));
     assertEquals(steps.length, 10); // 100 samples / 20 per batch × 2 epochs
     assert(steps.every((s) => typeof s.loss === "number" && typeof s.eta === "number"));
-    if (method === "implicit") assert(steps.every((s) => typeof s.solverIterations === "number"));
+    if (method === "implicit") {
+      assert(
+        steps.every((s) =>
+          typeof s.solverIterations === "number" &&
+          typeof s.hessianPositiveDefinite === "boolean" &&
+          typeof s.hessianMinEigenvalue === "number" && s.backwardFallback === "none"
+        ),
+      );
+    }
     assertEquals(JSON.parse(Deno.readTextFileSync(join(dir, "latest.json"))).epoch, 2);
     assert(
       typeof epochs[1].trainAccuracy === "number" && typeof epochs[1].testAccuracy === "number",

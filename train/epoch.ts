@@ -80,6 +80,13 @@ export async function trainEpoch(
             solverIterations: m.solver.iterations,
             solverGradientNorm: m.solver.gradientNorm,
             solverSeconds: m.solver.seconds,
+            ...(m.solver.hessianMinEigenvalue !== undefined
+              ? {
+                hessianMinEigenvalue: m.solver.hessianMinEigenvalue,
+                hessianPositiveDefinite: m.solver.hessianPositiveDefinite,
+                backwardFallback: m.solver.backwardFallback,
+              }
+              : {}),
           }
           : {}),
         seconds: (performance.now() - s0) / 1000,

@@ -1,35 +1,55 @@
 /**
  * The ClosestEtfGeometry node: U⋆ = nearestEtf(Y) as a tfjs op with the implicit backward.
  *
- * The solve runs in float64 on the CPU (`solveGeometry`, from Y's values), and prepares every
- * matrix the backward needs as float32 tensors; `applyGeometry` then wraps the solution in
- * `tf.customGrad`, whose gradient applies the vector–Jacobian product with tensor ops only (no
- * reads: it must run inside WebGPU gradient passes). Backward methods:
- * - "ddn" (the paper's): with `B = (2/(K−1))·M + δ·I − sym(Uᵀ∇f(U))` at the returned U,
- *   `w = −v·B⁻¹`, `R = −(Uᵀw + wᵀU)`, the Schur solve in B's eigenbasis
- *   (`S̃·B⁻¹ = Q·((QᵀRQ)∘Ψ)·Qᵀ`, `Ψ_ij = λ_i/(λ_i + λ_j)`, exact because UᵀU = I),
- *   `u = w + U·S̃·B⁻¹`, `∂L/∂Y = −c·u·M`;
- * - "closed-form": the polar factor's derivative at `polar(A)`, `A = c·Y·M + δ·U_prox`:
- *   `G = Qᵀ(Uᵀv)Q`, `X = (G − Gᵀ)∘[1/(σ_i+σ_j)] − G·Σ⁻¹`,
- *   `∂L/∂Y = c·(U·QXQᵀ + v·QΣ⁻¹Qᵀ)·M`;
+ * The solve runs in float64 on the CPU (`solveGeometry`, from Y's values), and so does the
+ * preparation of the backward: `prepareEtfBackward` (solver/etf_backward.ts, the one
+ * implementation the library's `nearestEtfVjp` uses too) computes its K×K factors once per
+ * solve. This module only converts them to float32 tensors; `applyGeometry` then wraps the
+ * solution in `tf.customGrad`, whose gradient applies
+ * `∂L/∂Y = c·(U_b·(Q·X·QtM) + v·inverseM)`, `G = Qᵀ·(U_bᵀv)·Q`,
+ * `X = (G − Gᵀ)∘pairWeights − G·diag(inverseValues)`, with tensor ops only (no reads: it must
+ * run inside WebGPU gradient passes). The centring M is folded into `QtM = Qᵀ·M` and
+ * `inverseM = Q·Λ⁻¹·Qᵀ·M` in float64, which keeps the float32 error near 3e-8 instead of
+ * ε₃₂·λ_max/λ_min (see solver/etf_backward.ts). Backward methods:
+ * - "ddn" (the paper's): factors from B's eigen-decomposition,
+ *   `B = (2/(K−1))·M + δ·I − sym(Uᵀ∇f(U)) = Q·Λ·Qᵀ` at the returned U (U_b = U),
+ *   `pairWeights_ij = 1/(λ_i + λ_j)`, `inverseValues = 1/λ`, `inverseM = B⁻¹·M` — the DDN
+ *   Schur solve in B's eigenbasis, exact because UᵀU = I;
+ * - "closed-form": the polar factor's derivative at `U_b = polar(A)`, `A = c·Y·M + δ·U_prox =
+ *   P·Σ·Qᵀ`: the same expression with Λ = Σ;
  * - "none": no gradient through U⋆ (the paper's ablation).
+ * A DDN Hessian B that is not positive definite does not stop training: the exact solve is used
+ * while B is non-singular, the pseudo-inverse on numerically singular eigenvalue pairs, and the
+ * step's `GeometryStats` say so (`hessianMinEigenvalue`, `hessianPositiveDefinite`,
+ * `backwardFallback`, `backwardSingularPairs`).
  * The first solve (no previous U) is the feasibility problem from I_{d×K}; its solution is the
- * start and the proximal anchor of the first proximal solve (METHOD.md section 4).
+ * start and the proximal anchor of the first proximal solve (docs/method.md section 4).
  *
  * @module
  */
-import { symmetricEigen } from "../../solver/eigen.ts";
-import { EtfProblem } from "../../solver/etf_problem.ts";
+import { prepareEtfBackward } from "../../solver/etf_backward.ts";
 import { type Matrix, matrix } from "../../solver/matrix.ts";
 import { type EtfSolver, nearestEtf } from "../../solver/nearest_etf.ts";
-import { polarFactor } from "../../solver/polar.ts";
-import { matmulTN } from "../../solver/products.ts";
 import type { StoppingReason } from "../../solver/trust_regions.ts";
 import { tf } from "../tf.ts";
 
-/** The backward methods, as `--etf_backward` spells them. */
+/**
+ * The backward methods, as `--etf_backward` spells them.
+ *
+ * @example
+ * ```ts
+ * ETF_BACKWARDS.includes("none"); // true
+ * ```
+ */
 export const ETF_BACKWARDS = ["ddn", "closed-form", "none"] as const;
-/** A backward method. */
+/**
+ * A backward method.
+ *
+ * @example
+ * ```ts
+ * const backward: EtfBackward = "closed-form";
+ * ```
+ */
 export type EtfBackward = typeof ETF_BACKWARDS[number];
 
 /**
@@ -48,7 +68,14 @@ export type GeometryOptions = {
   minGradientNorm: number;
 };
 
-/** Defaults: trust-regions, DDN, δ = 1e-3, 30 iterations, gradient norm 1e-6. */
+/**
+ * Defaults: trust-regions, DDN, δ = 1e-3, 30 iterations, gradient norm 1e-6.
+ *
+ * @example
+ * ```ts
+ * const options: GeometryOptions = { ...DEFAULT_GEOMETRY, backward: "closed-form" };
+ * ```
+ */
 export const DEFAULT_GEOMETRY: GeometryOptions = {
   solver: "trust-regions",
   backward: "ddn",
@@ -58,11 +85,13 @@ export const DEFAULT_GEOMETRY: GeometryOptions = {
 };
 
 /**
- * Solver diagnostics of one step (the proximal solve; `feasibility` for the first step's).
+ * Solver diagnostics of one step (the proximal solve; `feasibility` for the first step's), and
+ * what the backward found (absent with backward "none").
  *
  * @example
  * ```ts
  * console.log(solution.stats.iterations, solution.stats.gradientNorm);
+ * if (solution.stats.hessianPositiveDefinite === false) console.log(solution.stats.backwardFallback);
  * ```
  */
 export type GeometryStats = {
@@ -70,6 +99,20 @@ export type GeometryStats = {
   gradientNorm: number;
   seconds: number;
   stoppingReason: StoppingReason;
+  /**
+   * The smallest eigenvalue of the backward's Hessian: B's for "ddn" (≤ 0 when the solve did not
+   * reach a minimiser), σ_min(A) for "closed-form".
+   */
+  hessianMinEigenvalue?: number;
+  /** Whether that Hessian is numerically positive definite (always true for "closed-form"). */
+  hessianPositiveDefinite?: boolean;
+  /**
+   * "none": the exact implicit backward (also for a non-singular indefinite B);
+   * "pseudo-inverse": numerically singular eigenvalue pairs were given weight 0.
+   */
+  backwardFallback?: "none" | "pseudo-inverse";
+  /** How many eigenvalue pairs (i ≤ j) were treated as singular (0 unless "pseudo-inverse"). */
+  backwardSingularPairs?: number;
   feasibility?: {
     iterations: number;
     gradientNorm: number;
@@ -93,7 +136,10 @@ export type GeometrySolution = {
   U: Matrix;
   stats: GeometryStats;
   backward: EtfBackward;
-  /** float32 tensors: "U" and the backward's ("Binv", "Q", "Psi" | "Up", "Q", "invSum", "sigInv", "K2"). */
+  /**
+   * float32 tensors: "U" and the backward's factors "Q", "QtM", "pairWeights", "inverseValues"
+   * (1×K), "inverseM", plus "Ub" (polar(A)) for "closed-form" when it is not U itself.
+   */
   tensors: Record<string, tf.Tensor>;
   /** c = 2/sqrt(K−1). */
   c: number;
@@ -141,61 +187,30 @@ export function solveGeometry(
     maxIterations: options.maxIterations,
     minGradientNorm: options.minGradientNorm,
   });
-  const problem = new EtfProblem(Y, prox, options.delta);
   const tensors: Record<string, tf.Tensor> = { U: toTensor(r.U) };
-  if (options.backward === "ddn") {
-    const B = problem.lagrangianMatrix(matmulTN(r.U, problem.egrad(r.U)));
-    const { values: lam, vectors: Q } = symmetricEigen(B);
-    if (!(lam[0] > 0)) {
-      throw new Error(
-        `ClosestEtfGeometry: the DDN Hessian is not positive definite at the solution (λ_min = ${
-          lam[0]
-        }); ` +
-          "the solve did not reach a minimiser",
-      );
-    }
-    const Binv = matrix(K, K), Psi = matrix(K, K);
-    for (let i = 0; i < K; i++) {
-      for (let j = 0; j < K; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += Q.data[i * K + k] * Q.data[j * K + k] / lam[k];
-        Binv.data[i * K + j] = s;
-        Psi.data[i * K + j] = lam[i] / (lam[i] + lam[j]);
-      }
-    }
-    Object.assign(tensors, { Binv: toTensor(Binv), Q: toTensor(Q), Psi: toTensor(Psi) });
-  } else if (options.backward === "closed-form") {
-    const polar = polarFactor(problem.A);
-    let gap = 0;
-    for (let i = 0; i < r.U.data.length; i++) {
-      gap = Math.max(gap, Math.abs(r.U.data[i] - polar.U.data[i]));
-    }
-    if (polar.rank < K || !(gap <= 1e-4)) {
-      throw new Error(
-        `ClosestEtfGeometry: the closed-form backward needs the solve to reach polar(A) within 1e-4 ` +
-          `(max|U − polar(A)| = ${
-            gap.toExponential(3)
-          }, rank ${polar.rank}/${K}); use more iterations`,
-      );
-    }
-    const { Q, sigma } = polar;
-    const invSum = matrix(K, K), sigInv = matrix(1, K), K2 = matrix(K, K);
-    for (let i = 0; i < K; i++) {
-      sigInv.data[i] = 1 / sigma[i];
-      for (let j = 0; j < K; j++) {
-        invSum.data[i * K + j] = 1 / (sigma[i] + sigma[j]);
-        let s = 0;
-        for (let k = 0; k < K; k++) s += Q.data[i * K + k] * Q.data[j * K + k] / sigma[k];
-        K2.data[i * K + j] = s;
-      }
-    }
-    Object.assign(tensors, {
-      Up: toTensor(polar.U),
-      Q: toTensor(Q),
-      invSum: toTensor(invSum),
-      sigInv: toTensor(sigInv),
-      K2: toTensor(K2),
+  let c = 2 / Math.sqrt(K - 1);
+  let backward: Partial<GeometryStats> = {};
+  if (options.backward !== "none") {
+    const f = prepareEtfBackward(Y, r.U, {
+      prox,
+      delta: options.delta,
+      method: options.backward,
+      requirePositiveDefinite: false,
     });
+    c = f.c;
+    if (f.U.data !== r.U.data) tensors.Ub = toTensor(f.U);
+    tensors.Q = toTensor(f.Q);
+    tensors.QtM = toTensor(f.QtM);
+    tensors.pairWeights = toTensor(f.pairWeights);
+    tensors.inverseValues = toTensor(matrix(1, K, f.inverseValues));
+    tensors.inverseM = toTensor(f.inverseM);
+    const dg = f.diagnostics;
+    backward = {
+      hessianMinEigenvalue: dg.hessianMinEigenvalue,
+      hessianPositiveDefinite: dg.hessianPositiveDefinite,
+      backwardFallback: dg.fallback,
+      backwardSingularPairs: dg.singularPairs,
+    };
   }
   return {
     U: r.U,
@@ -204,42 +219,28 @@ export function solveGeometry(
       gradientNorm: r.gradientNorm,
       seconds: r.seconds,
       stoppingReason: r.stoppingReason,
+      ...backward,
       ...(feasibility ? { feasibility } : {}),
     },
     backward: options.backward,
     tensors,
-    c: problem.c,
+    c,
     dispose() {
       for (const t of Object.values(tensors)) t.dispose();
     },
   };
 }
 
-/** `X·M`: each row minus its mean. */
-function centreRows(X: tf.Tensor): tf.Tensor2D {
-  return tf.sub(X, tf.mean(X, 1, true)) as tf.Tensor2D;
-}
-
-/** The vector–Jacobian product `∂L/∂Y` for `∂L/∂U = v`, tensor ops only. */
+/** The vector–Jacobian product `∂L/∂Y` for `∂L/∂U = v`, tensor ops only (no reads). */
 function vjp(sol: GeometrySolution, v: tf.Tensor2D): tf.Tensor2D {
-  const t = sol.tensors as Record<string, tf.Tensor2D>;
   if (sol.backward === "none") return tf.zerosLike(v);
-  if (sol.backward === "ddn") {
-    const { U, Binv, Q, Psi } = t;
-    const w = tf.neg(tf.matMul(v, Binv));
-    const Utw = tf.matMul(U, w, true, false);
-    const R = tf.neg(tf.add(Utw, tf.transpose(Utw)));
-    const Rp = tf.matMul(tf.matMul(Q, R, true, false), Q);
-    const SBinv = tf.matMul(tf.matMul(Q, tf.mul(Rp, Psi)), Q, false, true);
-    const u = tf.add(w, tf.matMul(U, SBinv));
-    return tf.mul(-sol.c, centreRows(u));
-  }
-  const { Up, Q, invSum, sigInv, K2 } = t;
-  const G = tf.matMul(tf.matMul(Q, tf.matMul(Up, v, true, false), true, false), Q);
-  const X = tf.sub(tf.mul(tf.sub(G, tf.transpose(G)), invSum), tf.mul(G, sigInv));
-  const K1 = tf.matMul(tf.matMul(Q, X), Q, false, true);
-  const dA = tf.add(tf.matMul(Up, K1), tf.matMul(v, K2));
-  return tf.mul(sol.c, centreRows(dA));
+  const t = sol.tensors as Record<string, tf.Tensor2D>;
+  const { Q, QtM, pairWeights, inverseValues, inverseM } = t;
+  const Ub = t.Ub ?? t.U;
+  const G = tf.matMul(tf.matMul(Q, tf.matMul(Ub, v, true, false), true, false), Q);
+  const X = tf.sub(tf.mul(tf.sub(G, tf.transpose(G)), pairWeights), tf.mul(G, inverseValues));
+  const KM = tf.matMul(tf.matMul(Q, X), QtM); // Q·X·Qᵀ·M
+  return tf.mul(sol.c, tf.add(tf.matMul(Ub, KM), tf.matMul(v, inverseM)));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The implicit-ETF head, the paper's method (METHOD.md section 2.3): `W = M̃·U⋆ᵀ`,
+ * The implicit-ETF head, the paper's method (docs/method.md section 2.3): `W = M̃·U⋆ᵀ`,
  * `b = −W·μ_G` (not detached), where U⋆ is the nearest simplex-ETF geometry to the normalised
  * feature moving average `Y = Ȳᵀ/‖Ȳ‖_F` (d×K), solved by the ClosestEtfGeometry node. So
  * `z = (h − μ_G)·U⋆·M̃`, and gradients reach the features directly and through U⋆.
@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import { eye, type Matrix } from "../../solver/matrix.ts";
 import { tf } from "../tf.ts";
 import {
@@ -30,7 +31,7 @@ import {
   featureAverageStep,
   initialFeatureAverage,
 } from "./feature_average.ts";
-import { type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
+import { centringBias, classify, type Head, type HeadOutput, simplexEtfTensor } from "./head.ts";
 
 /**
  * The implicit head's state.
@@ -80,7 +81,8 @@ export function implicitHead(options: {
 }): ImplicitHead {
   const { featureDim: d, numClasses: K } = options;
   if (!(d >= K)) {
-    throw new RangeError(
+    throw new InvalidArgumentError(
+      "featureDim",
       `implicit head: feature dimension d=${d} < K=${K}; the simplex ETF needs d ≥ K`,
     );
   }
@@ -89,7 +91,9 @@ export function implicitHead(options: {
   const Mt = simplexEtfTensor(K);
   let state: ImplicitState = { average: initialFeatureAverage(K, d), U: null };
   let prepared: GeometrySolution | null = null;
-  let pending: { state: ImplicitState; solution: GeometrySolution } | null = null;
+  let pending: { state: ImplicitState; solution: GeometrySolution; muG: tf.Tensor1D } | null = null;
+  /** μ_G of the last committed training batch (for the evaluation classifier). */
+  let committedMean: tf.Tensor1D | null = null;
   let lastStats: GeometryStats | null = null;
 
   const disposeAverage = (a: FeatureAverageState) => {
@@ -100,8 +104,19 @@ export function implicitHead(options: {
     if (pending !== null) {
       disposeAverage(pending.state.average);
       pending.solution.dispose();
+      pending.muG.dispose();
       pending = null;
     }
+  };
+  /** W = M̃·Uᵀ (K×d) of the committed U⋆ (I_{d×K} before the first step). */
+  const currentW = () =>
+    tf.tidy(() => {
+      const U = tf.tensor2d(Float32Array.from((state.U ?? eye(d, K)).data), [d, K]);
+      return tf.matMul(Mt, U, false, true) as tf.Tensor2D;
+    });
+  const classifier = () => {
+    const W = currentW();
+    return { W, b: centringBias(W, committedMean) };
   };
   /** Y = Ȳᵀ/‖Ȳ‖_F (d×K) from the K×d average. */
   const normalisedTarget = (average: tf.Tensor2D) =>
@@ -135,13 +150,14 @@ export function implicitHead(options: {
     },
     forward(h, labels, training) {
       if (!training) {
-        return tf.tidy(() => {
-          const U = tf.tensor2d(Float32Array.from((state.U ?? eye(d, K)).data), [d, K]);
-          return logitsFrom(h, U);
-        });
+        const c = classifier();
+        return { logits: classify(h, c), ...c };
       }
       if (labels === null) {
-        throw new RangeError("implicit head: a training forward needs the labels");
+        throw new InvalidArgumentError(
+          "labels",
+          "implicit head: a training forward needs the labels",
+        );
       }
       dropPending();
       const { average, next } = featureAverageStep(kind, state.average, h, labels);
@@ -155,7 +171,8 @@ export function implicitHead(options: {
         for (const t of Object.values(solution.tensors)) tf.keep(t);
       }
       lastStats = solution.stats;
-      pending = { state: { average: next, U: solution.U }, solution };
+      const muG = tf.keep(tf.mean(h, 0)) as tf.Tensor1D;
+      pending = { state: { average: next, U: solution.U }, solution, muG };
       return logitsFrom(h, applyGeometry(Y, solution));
     },
     afterStep() {
@@ -163,8 +180,11 @@ export function implicitHead(options: {
       disposeAverage(state.average);
       state = pending.state;
       pending.solution.dispose();
+      committedMean?.dispose();
+      committedMean = pending.muG;
       pending = null;
     },
+    classifier,
     getState: () => state,
     setState(next) {
       dropPending();
@@ -175,6 +195,7 @@ export function implicitHead(options: {
       dropPending();
       prepared?.dispose();
       disposeAverage(state.average);
+      committedMean?.dispose();
       Mt.dispose();
     },
   };
