@@ -7,13 +7,18 @@
  *   deno task demo --d 20 --K 4 --seed 3             # a smaller generated Y
  *   deno task demo --input means.json                # {"rows":d,"cols":K,"data":[row-major]}
  *   deno task demo --input means.csv                 # d lines of K comma-separated numbers
+ *   deno task demo --input means.txt                 # np.savetxt's default: space-separated
  *   deno task demo --solver closed-form --json       # one JSON summary line
  *   deno task demo --output result.json              # also write U, E, cost, log, … as JSON
  *
  * Input: `--input FILE` (`.json`: `{"rows","cols","data"}` or a nested array of d rows of K
- * numbers; `.csv`: d lines of K numbers), or a Gaussian Y from `--seed N` (default 0), `--d`
- * (default 512) and `--K` (default 10), normalised to unit Frobenius norm. `--normalise`
- * (default on; `--no-normalise` to skip) divides Y by ‖Y‖_F before solving.
+ * numbers; `.csv`, `.tsv`, `.txt`: d lines of K numbers separated by commas, or by spaces and/or
+ * tabs, as `np.savetxt` writes them with or without `delimiter=","`; `#` comments, blank lines
+ * and one header row without numbers (skipped, with a note on stderr) are allowed; ragged rows
+ * and cells that are not finite numbers are errors naming the line, row and column), or a
+ * Gaussian Y from `--seed N` (default 0), `--d` (default 512) and `--K` (default 10),
+ * normalised to unit Frobenius norm. `--normalise` (default on; `--no-normalise` to skip)
+ * divides Y by ‖Y‖_F before solving.
  *
  * Solver: `--solver trust-regions|closed-form` (default trust-regions), `--max-iterations N`
  * (default 500, the analysis setting; the library's training default is 30) and
@@ -57,7 +62,9 @@ Nearest simplex ETF of a feature-means matrix Y (d×K, columns are classes), wit
 
 Input (one of):
   --input FILE              .json: {"rows":d,"cols":K,"data":[row-major]} or [[row], …];
-                            .csv: d lines of K comma-separated numbers
+                            .csv, .tsv, .txt: d lines of K numbers separated by
+                            commas or by spaces/tabs (np.savetxt's default); # comments,
+                            blank lines and a header row (skipped) are allowed
   --seed N                  Gaussian Y from this seed (default 0), with
   --d N                     rows, feature dimension (default 512)
   --K N                     columns, classes (default 10, ≥ 2, ≤ d)
@@ -433,44 +440,87 @@ function parseJsonMatrix(text: string, path: string): Matrix {
   );
 }
 
-const CSV_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** A finite decimal number as text files write it (numpy's `%.18e`, `%g`, integers). */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Numbers that are not finite, as numpy writes them (`nan`, `inf`, `-inf`). */
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 
-function parseCsvMatrix(text: string, path: string): Matrix {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  const rows: number[][] = [];
-  let firstLine = 0;
-  lines.forEach((line, index) => {
-    const n = index + 1;
-    if (line.trim() === "") return;
-    const fields = line.split(",").map((f) => f.trim());
-    const row = fields.map((f, j) => {
-      const v = CSV_NUMBER.test(f) ? Number(f) : NaN;
-      if (!Number.isFinite(v)) {
-        throw new UsageError(
-          `${path}:${n}: field ${j + 1} is ${JSON.stringify(f)}, not a finite number`,
-        );
-      }
-      return v;
-    });
-    if (rows.length === 0) firstLine = n;
-    else if (row.length !== rows[0].length) {
+/** A delimited-text matrix and what was skipped on the way (for a note on stderr). */
+type TextMatrix = { matrix: Matrix; header: { line: number; text: string } | null };
+
+/**
+ * Reads d rows of K numbers from delimited text: comma-separated (when any data line has a comma)
+ * or whitespace-separated (runs of spaces and tabs; numpy's `savetxt` default), with `#`
+ * comments (whole lines, numpy's `header=` form, or the end of a line), blank lines, a byte-order
+ * mark, CRLF line ends, and an optional header row (a first line with no number in it) skipped.
+ */
+function parseTextMatrix(text: string, path: string): TextMatrix {
+  const content: { line: number; text: string }[] = [];
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, index) => {
+    const hash = raw.indexOf("#");
+    const body = (hash < 0 ? raw : raw.slice(0, hash)).trim();
+    if (body !== "") content.push({ line: index + 1, text: body });
+  });
+  const where = (line: number) => `--input ${path}:${line}`;
+  if (content.length === 0) {
+    throw new UsageError(`${where(1)}: no data rows; allowed: d lines of K numbers`);
+  }
+  const commaLine = content.find((c) => c.text.includes(","));
+  const split = commaLine
+    ? (s: string) => s.split(",").map((f) => f.trim())
+    : (s: string) => s.split(/[ \t]+/);
+  const layout = commaLine
+    ? `comma-separated, since line ${commaLine.line} has a comma`
+    : "whitespace-separated, since no line has a comma";
+  const numeric = (f: string) => DECIMAL.test(f) || NON_FINITE.test(f);
+  let header: TextMatrix["header"] = null;
+  if (!split(content[0].text).some(numeric)) header = content.shift()!;
+  if (content.length === 0) {
+    throw new UsageError(
+      `${where(header!.line)}: only a header row, no data rows; allowed: d lines of K numbers`,
+    );
+  }
+  const K = split(content[0].text).length, first = content[0].line;
+  const out = matrix(content.length, K);
+  content.forEach(({ line, text }, i) => {
+    const fields = split(text), row = i + 1;
+    if (fields.length !== K) {
+      const which = fields.length < K
+        ? `column ${fields.length + 1} is missing`
+        : `column ${K + 1} is extra`;
       throw new UsageError(
-        `${path}:${n}: has ${row.length} values, expected ${rows[0].length} (as line ${firstLine})`,
+        `${where(line)}: row ${row} has ${fields.length} values, expected ${K} as row 1 ` +
+          `(line ${first}): ${which}; the file is read as ${layout}`,
       );
     }
-    rows.push(row);
+    fields.forEach((f, j) => {
+      const v = DECIMAL.test(f) ? Number(f) : NaN;
+      if (!Number.isFinite(v)) {
+        const what = f === ""
+          ? "is empty"
+          : NON_FINITE.test(f) || DECIMAL.test(f)
+          ? `is ${JSON.stringify(f)}, not a finite number`
+          : `is ${JSON.stringify(f)}, not a number`;
+        throw new UsageError(
+          `${where(line)}: row ${row}, column ${j + 1} ${what}; allowed: finite decimal ` +
+            `numbers such as 1.5 or -2.5e-3 (the file is read as ${layout})`,
+        );
+      }
+      out.data[i * K + j] = v;
+    });
   });
-  if (rows.length === 0) throw new UsageError(`${path}: no data lines`);
-  const out = matrix(rows.length, rows[0].length);
-  rows.forEach((row, i) => out.data.set(row, i * out.cols));
-  return out;
+  return { matrix: out, header };
 }
+
+/** The file extensions `--input` reads as delimited text. */
+const TEXT_EXTENSIONS = [".csv", ".tsv", ".txt"];
 
 function readInput(path: string): Matrix {
   const ext = extname(path).toLowerCase();
-  if (ext !== ".json" && ext !== ".csv") {
+  if (ext !== ".json" && !TEXT_EXTENSIONS.includes(ext)) {
     throw new UsageError(
-      `--input: ${JSON.stringify(path)} has extension ${JSON.stringify(ext)}; allowed: .json, .csv`,
+      `--input: ${JSON.stringify(path)} has extension ${JSON.stringify(ext)}; allowed: .json, ` +
+        TEXT_EXTENSIONS.join(", "),
     );
   }
   let text: string;
@@ -479,7 +529,16 @@ function readInput(path: string): Matrix {
   } catch (e) {
     throw new UsageError(`--input: cannot read ${JSON.stringify(path)}: ${oneLine(e)}`);
   }
-  return ext === ".json" ? parseJsonMatrix(text, path) : parseCsvMatrix(text, path);
+  if (ext === ".json") return parseJsonMatrix(text, path);
+  const { matrix: Y, header } = parseTextMatrix(text, path);
+  if (header !== null) {
+    const shown = header.text.length > 60 ? `${header.text.slice(0, 57)}...` : header.text;
+    console.error(
+      `${PROGRAM}: --input ${path}:${header.line}: skipped a header row ` +
+        `(${JSON.stringify(shown)}: no numbers in it)`,
+    );
+  }
+  return Y;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
  * - The probe's whole-op comparison (losses and gradients of every training op): 1e-5.
  */
 import { fileURLToPath } from "node:url";
-import { extname, resolve, sep } from "node:path";
+import { extname, join, resolve, sep } from "node:path";
 import { tf } from "../nets/tf.ts";
 import {
   BACKEND_NAMES,
@@ -729,4 +729,135 @@ console.log(JSON.stringify({ info, backend: tf.getBackend(), g: Array.from(await
   } finally {
     await server.shutdown();
   }
+});
+
+/** Runs a TypeScript snippet in a fresh `deno run` with `flags` and `env` (only); no stdin. */
+async function runSnippet(
+  code: string,
+  flags: string[],
+  env: Record<string, string>,
+): Promise<{ success: boolean; stdout: string; stderr: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "backend_test_" });
+  try {
+    const script = join(dir, "main.ts");
+    await Deno.writeTextFile(script, code);
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, script],
+      cwd: ROOT,
+      clearEnv: true,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { success: res.success, stdout: dec.decode(res.stdout), stderr: dec.decode(res.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** This process's environment without `names`, and with NO_COLOR. */
+function environmentWithout(...names: string[]): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of names) delete env[name];
+  return { ...env, NO_COLOR: "1" };
+}
+
+const SELECT_URL = JSON.stringify(new URL("../nets/backend/select.ts", import.meta.url).href);
+
+Deno.test("webgpu: requesting the adapter prints no 'XDG_RUNTIME_DIR is invalid' line", async () => {
+  // Mesa's Vulkan device-select layer calls libwayland's wl_display_connect(NULL) on each
+  // adapter enumeration, and libwayland prints the line when XDG_RUNTIME_DIR is unset. After
+  // selectBackend("auto") (which requests the adapter) the snippet makes that same call itself,
+  // so the test is a specification on machines without Mesa's Vulkan drivers too.
+  const code = `
+import { selectBackend } from ${SELECT_URL};
+const info = await selectBackend("auto", { log: () => {} });
+let wayland = "libwayland-client not found";
+try {
+  const lib = Deno.dlopen("libwayland-client.so.0", {
+    wl_display_connect: { parameters: ["pointer"], result: "pointer" },
+    wl_display_disconnect: { parameters: ["pointer"], result: "void" },
+  });
+  const display = lib.symbols.wl_display_connect(null);
+  if (display !== null) lib.symbols.wl_display_disconnect(display);
+  lib.close();
+  wayland = display === null ? "no compositor" : "connected";
+} catch { /* not installed */ }
+console.log(JSON.stringify({ backend: info.name, wayland, runtime: Deno.env.get("XDG_RUNTIME_DIR") ?? null }));
+`;
+  const flags = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
+  const res = await runSnippet(code, flags, environmentWithout("XDG_RUNTIME_DIR"));
+  assert(res.success, res.stderr);
+  assert(!res.stderr.includes("XDG_RUNTIME_DIR"), `stderr:\n${res.stderr}`);
+  const out = JSON.parse(res.stdout.trim().split("\n").pop()!);
+  if (out.wayland === "libwayland-client not found") {
+    console.warn("webgpu XDG test: no libwayland-client.so.0 here; only the adapter request ran");
+  }
+  // A private runtime directory (or the user's /run/user/<uid>), gone once the process ended.
+  assert(typeof out.runtime === "string" && out.runtime.startsWith("/"), `got ${out.runtime}`);
+  if (!out.runtime.startsWith("/run/user/")) {
+    let exists = true;
+    try {
+      Deno.statSync(out.runtime);
+    } catch {
+      exists = false;
+    }
+    assert(!exists, `${out.runtime} was left behind`);
+  }
+
+  // An absolute XDG_RUNTIME_DIR is the user's: kept as it is.
+  const kept = await runSnippet(
+    `import { provideRuntimeDirectory } from ${
+      JSON.stringify(new URL("../nets/backend/webgpu.ts", import.meta.url).href)
+    };
+console.log(JSON.stringify(provideRuntimeDirectory()));`,
+    ["--allow-read", "--allow-write", "--allow-env"],
+    { ...environmentWithout(), XDG_RUNTIME_DIR: "/nonexistent/runtime" },
+  );
+  assert(kept.success, kept.stderr);
+  assertEquals(JSON.parse(kept.stdout), { action: "kept", path: "/nonexistent/runtime" });
+});
+
+Deno.test("selectBackend: auto without --allow-read says which permission wasm lacks", async () => {
+  const code = `
+import { selectBackend } from ${SELECT_URL};
+const lines: string[] = [];
+const one = await selectBackend("auto", { log: (l) => lines.push(l) });
+const two = await selectBackend("auto", { threads: 2, log: (l) => lines.push(l) });
+let named = "";
+try {
+  await selectBackend("wasm", { log: () => {} });
+} catch (e) {
+  named = (e as Error).message;
+}
+console.log(JSON.stringify({ names: [one.name, two.name], lines, named }));
+`;
+  // No permission flag at all, as in `deno run example.ts`; stdin is not a terminal, so a
+  // permission request would fail rather than wait (on a terminal it would prompt).
+  const res = await runSnippet(code, [], environmentWithout());
+  assert(res.success, res.stderr);
+  assert(!res.stderr.includes("NotCapable"), `stderr:\n${res.stderr}`);
+  const out = JSON.parse(res.stdout.trim().split("\n").pop()!);
+  assertEquals(out.names, ["cpu", "cpu"]);
+  assertEquals(out.lines.length, 2);
+  const [one, two] = out.lines as string[];
+  for (const line of [one, two]) {
+    assert(line.startsWith("backend: cpu"), line);
+    assert(
+      line.includes("wasm backend unavailable: needs --allow-read (to load the .wasm binaries)"),
+      line,
+    );
+    assert(line.endsWith("; falling back to cpu (about 40× slower)"), line);
+    assert(!line.includes("Aborted"), `wasm was tried anyway: ${line}`);
+  }
+  assert(one.includes("grant it: deno run --allow-read …"), one);
+  assert(!one.includes("--allow-sys") && !one.includes("--allow-env"), one);
+  assert(two.includes("--allow-sys (for os.cpus()"), two);
+  assert(two.includes("grant them: deno run --allow-read --allow-sys --allow-env …"), two);
+  assertEquals(
+    out.named,
+    "wasm: needs --allow-read (to load the .wasm binaries); grant it: deno run --allow-read …",
+  );
 });

@@ -1,7 +1,8 @@
 /**
  * The nearest-ETF demo (`deno task demo`, scripts/nearest_etf_demo.ts) run as a subprocess:
- * its JSON summary is self-consistent, the input formats agree, `--output` writes a valid
- * file, and bad flags or inputs exit with code 2 and one line on stderr.
+ * its JSON summary is self-consistent, the input formats agree (JSON, CSV, and the text files
+ * `np.savetxt` writes: space-, comma- or tab-separated, `#` header or a header row), `--output`
+ * writes a valid file, and bad flags or inputs exit with code 2 and one line on stderr.
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -157,6 +158,79 @@ Deno.test("demo: --input as JSON object, nested JSON array and CSV agree", async
   }
 });
 
+/** A Python with numpy (the test writes its input files with `np.savetxt`), or null. */
+const NUMPY_PYTHON = await (async () => {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    const ok = await new Deno.Command(python, {
+      args: ["-c", "import numpy"],
+      stdout: "null",
+      stderr: "null",
+    }).output().then((o) => o.success, () => false);
+    if (ok) return python;
+  }
+  return null;
+})();
+if (NUMPY_PYTHON === null) console.warn("demo_test: no python3 with numpy; skipping savetxt test");
+
+Deno.test({
+  name: "demo: --input reads np.savetxt files (spaces, commas, tabs, # header, header row)",
+  ignore: NUMPY_PYTHON === null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "etf_demo_" });
+    try {
+      // Each call writes the same 6×3 Y (full float64 precision with the default %.18e); the
+      // JSON copy is the reference.
+      const script = `
+import json, sys
+import numpy as np
+d = sys.argv[1]
+Y = np.random.default_rng(5).standard_normal((6, 3)) * 10.0 ** np.arange(-1, 2)
+json.dump(Y.tolist(), open(d + "/ref.json", "w"))
+np.savetxt(d + "/default.txt", Y)
+np.savetxt(d + "/header.txt", Y, header="class means, d = 6, K = 3")
+np.savetxt(d + "/comma.csv", Y, delimiter=",")
+np.savetxt(d + "/comma_header.csv", Y, delimiter=",", header="class means")
+np.savetxt(d + "/comma_names.csv", Y, delimiter=",", header="c0,c1,c2", comments="")
+np.savetxt(d + "/space_names.txt", Y, fmt="%.17g", header="class_0 class_1 class_2", comments="")
+np.savetxt(d + "/tabs.tsv", Y, delimiter="\\t", header="tab-separated")
+`;
+      const py = await new Deno.Command(NUMPY_PYTHON!, { args: ["-c", script, dir] }).output();
+      assert(py.success, new TextDecoder().decode(py.stderr));
+      const ref = await demoJson("--input", join(dir, "ref.json"));
+      checkSummary(ref, 6, 3);
+      const cases: [string, number | null][] = [
+        ["default.txt", null],
+        ["header.txt", null],
+        ["comma.csv", null],
+        ["comma_header.csv", null],
+        ["comma_names.csv", 1],
+        ["space_names.txt", 1],
+        ["tabs.tsv", null],
+      ];
+      for (const [name, headerLine] of cases) {
+        const file = join(dir, name);
+        const r = await demo("--input", file, "--json");
+        assertEquals(r.code, 0, `${name}: ${r.stderr}`);
+        const s = JSON.parse(r.stdout);
+        checkSummary(s, 6, 3);
+        assertEquals(s.inputNorm, ref.inputNorm, `${name}: the same Y, to the last bit`);
+        assertEquals(s.cost, ref.cost, `${name}: cost`);
+        if (headerLine === null) assertEquals(r.stderr, "", `${name}: stderr`);
+        else {
+          const lines = r.stderr.trimEnd().split("\n");
+          assertEquals(lines.length, 1, `${name}: one note on stderr:\n${r.stderr}`);
+          assert(
+            lines[0].includes(`${file}:${headerLine}: skipped a header row`),
+            `${name}: ${lines[0]}`,
+          );
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 function fromJson(m: { rows: number; cols: number; data: number[] }): Matrix {
   assertEquals(m.data.length, m.rows * m.cols);
   return matrix(m.rows, m.cols, Float64Array.from(m.data));
@@ -233,15 +307,30 @@ Deno.test("demo: bad flags and inputs exit 2 with one line on stderr", async () 
     await Deno.writeTextFile(badJson, '{"rows": 3, "cols": 2,\n "data": [1, 2, 3,\n 4, 5 6]}');
     const wideCsv = join(dir, "wide.csv");
     await Deno.writeTextFile(wideCsv, "1,2,3\n4,5,6\n");
+    const raggedTxt = join(dir, "ragged.txt");
+    await Deno.writeTextFile(raggedTxt, "# means\n1.0 2.0 3.0\n\n4.0 5.0\n");
+    const wordTxt = join(dir, "word.txt");
+    await Deno.writeTextFile(wordTxt, "a b\n1 2\n3 x\n");
+    const emptyCell = join(dir, "empty.csv");
+    await Deno.writeTextFile(emptyCell, "1,2\n3,\n");
+    const nanTxt = join(dir, "nan.txt");
+    await Deno.writeTextFile(nanTxt, "1 2\nnan 4\n");
+    const headerOnly = join(dir, "header_only.csv");
+    await Deno.writeTextFile(headerOnly, "# comment\na,b\n\n");
     const cases: [string[], string[]][] = [
       [["--K", "1"], ["--K", '"1"']],
       [["--solver", "nope"], ["--solver", "nope", "trust-regions", "closed-form"]],
-      [["--input", badCsv], [`${badCsv}:3`, "oops"]],
-      [["--input", raggedCsv], [`${raggedCsv}:2`]],
+      [["--input", badCsv], [`${badCsv}:3`, "row 3, column 2", "oops", "not a number"]],
+      [["--input", raggedCsv], [`${raggedCsv}:2`, "row 2 has 3 values, expected 2"]],
+      [["--input", raggedTxt], [`${raggedTxt}:4`, "row 2 has 2 values", "column 3 is missing"]],
+      [["--input", wordTxt], [`${wordTxt}:3`, "row 2, column 2", '"x"', "whitespace-separated"]],
+      [["--input", emptyCell], [`${emptyCell}:2`, "row 2, column 2 is empty"]],
+      [["--input", nanTxt], [`${nanTxt}:2`, "row 2, column 1", '"nan"', "not a finite number"]],
+      [["--input", headerOnly], [`${headerOnly}:2`, "only a header row"]],
       [["--input", badJson], [`${badJson}:3:`]],
       [["--input", wideCsv], ["Y:", "d ≥ K", wideCsv]],
       [["--input", join(dir, "missing.json")], ["--input", "missing.json"]],
-      [["--input", join(dir, "means.txt")], ["--input", ".txt"]],
+      [["--input", join(dir, "means.npy")], ["--input", '".npy"', ".json, .csv, .tsv, .txt"]],
       [["--unknown-flag"], ["--unknown-flag"]],
       [["--d", "3", "--K", "5"], ["--d", "--K"]],
       [["--d", "0"], ["--d"]],

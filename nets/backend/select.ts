@@ -9,9 +9,14 @@
  *   why. An explicit `webgpu` is allowed on a software adapter (that is how the WebGPU code paths
  *   are tested without a GPU; it is slow). On WebGPU only asynchronous reads (`await t.data()`)
  *   are reliable under Deno.
- * - wasm: see `./backend_wasm.ts` (binary location, `threads`) and `./wasm_kernels.ts` (the
+ * - wasm: see `./wasm.ts` (binary location, `threads`) and `./wasm_kernels.ts` (the
  *   training kernels registered for it: Conv2DBackpropFilter, UnsortedSegmentSum, and a
- *   corrected MaxPoolGrad).
+ *   corrected MaxPoolGrad). It needs `--allow-read` (its `.wasm` binaries, in Deno's npm cache)
+ *   and, for `threads > 1`, `--allow-sys` (`os.cpus()`) and `--allow-env` (each worker copies
+ *   the environment). These are checked with `Deno.permissions.querySync` before it starts:
+ *   loading without them would stop at a permission prompt on a terminal (or fail elsewhere),
+ *   so `auto` says which flag is missing and falls back to cpu (about 40× slower), and an
+ *   explicit `wasm` throws {@link BackendUnavailableError} naming the flags.
  * - cpu: tfjs's "looks like you are running TensorFlow.js in Node.js" banner is switched off on
  *   the backend instance (`firstUse = false`); prod mode is left alone.
  *
@@ -27,11 +32,12 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { tf } from "../tf.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 import { BackendUnavailableError, type ConcreteBackendName } from "./error.ts";
 import { probeWebGpu, startWebGpu } from "./webgpu.ts";
-import { startWasm } from "./wasm.ts";
+import { startWasm, wasmDistDirectory } from "./wasm.ts";
 import { MAX_WASM_THREADS } from "./wasm_threads.ts";
 
 export { BackendUnavailableError };
@@ -156,6 +162,76 @@ export async function selectBackend(
   return info;
 }
 
+/**
+ * A `deno run` flag the wasm backend needs and this process was not given.
+ *
+ * @example
+ * ```ts
+ * const p: MissingPermission = { flag: "--allow-read", why: "to load the .wasm binaries" };
+ * ```
+ */
+export type MissingPermission = {
+  /** The flag that grants it, e.g. `--allow-read`. */
+  flag: "--allow-read" | "--allow-env" | "--allow-sys";
+  /** What the backend needs it for. */
+  why: string;
+};
+
+/**
+ * The permissions the wasm backend with `threads` threads needs and does not have (none when it
+ * can start), checked with `Deno.permissions.querySync`, which never prompts: read access to the
+ * package's `dist/` directory (its `.wasm` binaries; to everything when this module is imported
+ * over http and the directory is unknown), and for `threads > 1` sys access to `cpus` and env
+ * access (the worker threads copy the environment).
+ *
+ * @example
+ * ```ts
+ * missingWasmPermissions(); // [] under `deno run --allow-read`
+ * missingWasmPermissions(2);
+ * // under plain `deno run`: [{ flag: "--allow-read", why: "to load the .wasm binaries" },
+ * //   { flag: "--allow-sys", why: … }, { flag: "--allow-env", why: … }]
+ * ```
+ */
+export function missingWasmPermissions(threads = 1): MissingPermission[] {
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions.querySync(descriptor).state === "granted";
+  const dir = wasmDistDirectory();
+  const missing: MissingPermission[] = [];
+  if (!granted(dir ? { name: "read", path: fileURLToPath(dir) } : { name: "read" })) {
+    missing.push({ flag: "--allow-read", why: "to load the .wasm binaries" });
+  }
+  if (threads > 1) {
+    if (!granted({ name: "sys", kind: "cpus" })) {
+      missing.push({ flag: "--allow-sys", why: "for os.cpus(), which sizes the worker pool" });
+    }
+    if (!granted({ name: "env" })) {
+      missing.push({
+        flag: "--allow-env",
+        why: "for the worker threads, which copy the environment",
+      });
+    }
+  }
+  return missing;
+}
+
+/**
+ * Whether the wasm backend already runs in this process (then starting it again loads nothing).
+ * Read from the engine's registry: `tf.findBackend` would start initialising it.
+ */
+function wasmStarted(): boolean {
+  return "wasm" in tf.engine().registry;
+}
+
+/** `needs --allow-read (to …) and --allow-env (for …); grant them: deno run --allow-read …`. */
+function describeMissing(missing: MissingPermission[]): string {
+  const needs = missing.map((m) => `${m.flag} (${m.why})`);
+  const list = needs.length > 1
+    ? `${needs.slice(0, -1).join(", ")} and ${needs[needs.length - 1]}`
+    : needs[0];
+  const flags = missing.map((m) => m.flag).join(" ");
+  return `needs ${list}; grant ${missing.length > 1 ? "them" : "it"}: deno run ${flags} …`;
+}
+
 /** Starts an explicitly requested backend (errors propagate). */
 async function start(
   name: ConcreteBackendName,
@@ -168,6 +244,8 @@ async function start(
     return { name, reason: "requested" };
   }
   if (name === "wasm") {
+    const missing = wasmStarted() ? [] : missingWasmPermissions(options.threads ?? 1);
+    if (missing.length > 0) throw new BackendUnavailableError("wasm", describeMissing(missing));
     const { threads } = await startWasm({ threads: options.threads });
     return { name, threads, reason: "requested" };
   }
@@ -207,14 +285,20 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
       why = `auto: WebGPU on "${probe.adapter}" did not start (${(e as Error).message})`;
     }
   }
-  try {
-    const started = await startWasm({ threads });
-    return { name: "wasm", ...seen, threads: started.threads, reason: `${why}; using wasm` };
-  } catch (e) {
-    why = `${why}; wasm did not start (${(e as Error).message})`;
+  const missing = wasmStarted() ? [] : missingWasmPermissions(threads ?? 1);
+  if (missing.length > 0) {
+    // Not tried: loading would prompt for the permission on a terminal (and wait there).
+    why = `${why}; wasm backend unavailable: ${describeMissing(missing)}`;
+  } else {
+    try {
+      const started = await startWasm({ threads });
+      return { name: "wasm", ...seen, threads: started.threads, reason: `${why}; using wasm` };
+    } catch (e) {
+      why = `${why}; wasm did not start (${(e as Error).message})`;
+    }
   }
   await start("cpu", {});
-  return { name: "cpu", ...seen, reason: `${why}; using cpu` };
+  return { name: "cpu", ...seen, reason: `${why}; falling back to cpu (about 40× slower)` };
 }
 
 /**

@@ -10,6 +10,25 @@
  * `webgpu` after the import; the tests check that a kernel runs). Under Deno, reads of WebGPU
  * tensors must be asynchronous (`await t.data()`): `dataSync` can fail.
  *
+ * **`XDG_RUNTIME_DIR is invalid or not set in the environment.`** Where Mesa's Vulkan drivers
+ * are installed, the loader runs Mesa's implicit `VK_LAYER_MESA_device_select` layer. Deno's
+ * WebGPU (wgpu) enables the `VK_KHR_wayland_surface` instance extension, so on every adapter
+ * enumeration (two per `requestAdapter()`) the layer calls libwayland's `wl_display_connect(NULL)`
+ * to find the compositor's GPU, and libwayland prints that line to stderr whenever
+ * `XDG_RUNTIME_DIR` is unset or not an absolute path (headless runs, containers, `sudo`, CI).
+ * {@link provideRuntimeDirectory} stops it at the source: before the first adapter request, when
+ * the variable is unset or not absolute, it sets `XDG_RUNTIME_DIR` to a valid private runtime
+ * directory, as a login session would: the user's `/run/user/<uid>` when logind made one, else
+ * a new one (mode 0700, under `$TMPDIR` or `/tmp`, removed when the process exits normally).
+ * libwayland then looks for `wayland-0` there, finds no compositor and stays silent, and the
+ * layer picks its default GPU as it always does without a compositor.
+ * An absolute `XDG_RUNTIME_DIR` is never touched, so on a desktop nothing changes and real Wayland
+ * errors still show. Rejected alternatives: `NODEVICE_SELECT=1` would disable the layer (and
+ * with it a user's `MESA_VK_DEVICE_SELECT` choice of GPU); filtering stderr cannot be done from
+ * JavaScript (the line is written by native code to file descriptor 2) and could hide other
+ * messages. Without `--allow-env`, or without both `/run/user/<uid>` and `--allow-write` to the
+ * temporary directory, nothing is done and the line may still appear.
+ *
  * @module
  */
 import { tf } from "../tf.ts";
@@ -86,6 +105,109 @@ export function describeAdapter(
 }
 
 /**
+ * What {@link provideRuntimeDirectory} did about `XDG_RUNTIME_DIR`.
+ *
+ * @example
+ * ```ts
+ * const c: RuntimeDirectory = { action: "created", path: "/tmp/nc-xdg-runtime-1a2b3c" };
+ * ```
+ */
+export type RuntimeDirectory =
+  | {
+    /**
+     * `kept`: it was already an absolute path; `found`: `/run/user/<uid>` (this user's, 0700);
+     * `created`: a private one (0700), removed at exit.
+     */
+    action: "kept" | "found" | "created";
+    path: string;
+  }
+  | { action: "skipped"; reason: string };
+
+let runtimeDirectory: RuntimeDirectory | undefined;
+
+/**
+ * Makes sure `XDG_RUNTIME_DIR` names a private runtime directory before a WebGPU adapter is
+ * requested, so that libwayland (called by Mesa's Vulkan device-select layer) does not print
+ * `XDG_RUNTIME_DIR is invalid or not set in the environment.` (see the module documentation).
+ * Once per process; never prompts for a permission (it checks them with
+ * `Deno.permissions.querySync` and skips without them). {@link probeWebGpu} and
+ * {@link startWebGpu} call it.
+ *
+ * @example
+ * ```ts
+ * provideRuntimeDirectory();
+ * // { action: "created", path: "/tmp/nc-xdg-runtime-…" } when XDG_RUNTIME_DIR was unset,
+ * // { action: "kept", path: "/run/user/1000" } when it was set
+ * ```
+ */
+export function provideRuntimeDirectory(): RuntimeDirectory {
+  runtimeDirectory ??= chooseRuntimeDirectory();
+  return runtimeDirectory;
+}
+
+function chooseRuntimeDirectory(): RuntimeDirectory {
+  if (Deno.build.os !== "linux") {
+    return { action: "skipped", reason: `not needed on ${Deno.build.os}` };
+  }
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions.querySync(descriptor).state === "granted";
+  if (!granted({ name: "env", variable: "XDG_RUNTIME_DIR" })) {
+    return { action: "skipped", reason: "no env access to XDG_RUNTIME_DIR (--allow-env)" };
+  }
+  const current = Deno.env.get("XDG_RUNTIME_DIR");
+  // libwayland's own test: it complains only when the variable is unset or not absolute.
+  if (current !== undefined && current.startsWith("/")) return { action: "kept", path: current };
+  const session = loginRuntimeDirectory(granted);
+  if (session !== undefined) {
+    Deno.env.set("XDG_RUNTIME_DIR", session);
+    return { action: "found", path: session };
+  }
+  const tmp = (granted({ name: "env", variable: "TMPDIR" }) && Deno.env.get("TMPDIR")) || "/tmp";
+  if (!granted({ name: "write", path: tmp })) {
+    return { action: "skipped", reason: `no write access to ${tmp} (--allow-write)` };
+  }
+  let path: string;
+  try {
+    path = Deno.makeTempDirSync({ dir: tmp, prefix: "nc-xdg-runtime-" });
+    Deno.chmodSync(path, 0o700); // the XDG base-directory specification's mode
+  } catch (e) {
+    return { action: "skipped", reason: `cannot create a directory in ${tmp}: ${errorText(e)}` };
+  }
+  Deno.env.set("XDG_RUNTIME_DIR", path);
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch { /* already gone */ }
+  });
+  return { action: "created", path };
+}
+
+/**
+ * systemd-logind's `/run/user/<uid>` when it exists and is this user's, mode 0700 (a session
+ * started without the variable: `sudo`, `su`, cron), else `undefined`.
+ */
+function loginRuntimeDirectory(
+  granted: (descriptor: Deno.PermissionDescriptor) => boolean,
+): string | undefined {
+  try {
+    const uid = granted({ name: "sys", kind: "uid" })
+      ? Deno.uid()
+      : granted({ name: "read", path: "/proc/self" })
+      ? Deno.statSync("/proc/self").uid
+      : null;
+    if (uid == null) return undefined;
+    const path = `/run/user/${uid}`;
+    if (!granted({ name: "read", path })) return undefined;
+    const info = Deno.statSync(path);
+    return info.isDirectory && info.uid === uid && ((info.mode ?? 0) & 0o777) === 0o700
+      ? path
+      : undefined;
+  } catch {
+    return undefined; // no such directory
+  }
+}
+
+/**
  * Asks `navigator.gpu` for an adapter, without starting tfjs.
  *
  * @example
@@ -101,6 +223,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
   if (gpu == null || typeof gpu.requestAdapter !== "function") {
     return { available: false, reason: "navigator.gpu is not available in this runtime" };
   }
+  provideRuntimeDirectory();
   let adapter;
   try {
     adapter = await gpu.requestAdapter();
@@ -121,6 +244,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
  * ```
  */
 export async function startWebGpu(): Promise<void> {
+  provideRuntimeDirectory(); // tfjs requests its own adapter
   try {
     await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
   } catch (e) {
