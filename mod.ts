@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
- * import { nearestEtf, nearestEtfVjp, prepareEtfBackward } from "./mod.ts";
+ * import { nearestEtf, nearestEtfVjp, prepareEtfBackward, randomNormal, Rng } from "./mod.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), Y2 = randomNormal(rng, 16, 4); // d = 16, K = 4
+ * const dU = randomNormal(rng, 16, 4); // ∂L/∂U from the layer above
  * const first = nearestEtf(Y); // feasibility problem
  * const next = nearestEtf(Y2, { prox: first.U }); // proximal problem
  * const dY = nearestEtfVjp(Y2, next.U, dU, { prox: first.U });
@@ -26,7 +29,7 @@ export {
   toRows,
   transpose,
 } from "./solver/matrix.ts";
-export { InvalidArgumentError } from "./core/errors.ts";
+export { InputError, InvalidArgumentError } from "./core/errors.ts";
 export {
   ETF_SOLVERS,
   type EtfSolver,
@@ -40,6 +43,7 @@ export {
   nearestEtfVjp,
   type NearestEtfVjpOptions,
 } from "./solver/nearest_etf_vjp.ts";
+export type { SchurMethod } from "./solver/vjp_ddn.ts";
 export {
   type EtfBackwardDiagnostics,
   type EtfBackwardFactors,

@@ -15,6 +15,8 @@
  *
  * @example
  * ```ts
+ * import { train, type TrainRequest } from "../train/mod.ts";
+ * declare const config: TrainRequest; // from parseTrainArgs(Deno.args, …)
  * try { await train(config); } catch (e) {
  *   if (e instanceof InputError) { console.error(e.message); Deno.exit(2); }
  *   throw e; // a bug: keep the stack trace
@@ -35,6 +37,9 @@ export class InputError extends Error {
  *
  * @example
  * ```ts
+ * import { nearestEtf } from "../solver/nearest_etf.ts";
+ * import { randomNormal, Rng } from "./random.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
  * try { nearestEtf(Y, { delta: -1 }); } catch (e) {
  *   if (e instanceof InvalidArgumentError) console.log(e.argument); // "options.delta"
  * }

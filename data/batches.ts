@@ -17,6 +17,8 @@ import { Rng } from "../core/random.ts";
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const seed = 1, epoch = 0, batch = 3;
  * new Rng(deriveSeed(seed, STREAM.augment, epoch, batch));
  * ```
  */
@@ -29,6 +31,7 @@ export const STREAM = { shuffle: 0, augment: 1, subset: 2 } as const;
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
  * const rng = new Rng(deriveSeed(1, STREAM.shuffle, 7)); // epoch 7's shuffle for seed 1
  * ```
  */
@@ -67,6 +70,7 @@ function below(rng: Rng, n: number): number {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
  * const order = Int32Array.from({ length: 10 }, (_, i) => i);
  * shuffleInPlace(order, new Rng(3));
  * ```
@@ -124,6 +128,8 @@ export function classMembers(labels: Int32Array, numClasses: number): Int32Array
  *
  * @example
  * ```ts
+ * import { syntheticDataset } from "./synthetic.ts";
+ * const { train: split } = syntheticDataset({ datasetSize: 1000, numClasses: 10 });
  * const keep = subsetIndices(split.labels, split.numClasses, 100); // 100 per class, first ones
  * ```
  */
@@ -195,7 +201,9 @@ export type EpochOptions = {
  *
  * @example
  * ```ts
- * const { batches, subset }: EpochPlan = planEpoch(labels, 10, { batchSize: 256, seed: 1, epoch: 0 });
+ * const labels = Int32Array.from({ length: 1000 }, (_, i) => i % 10);
+ * const options = { batchSize: 256, seed: 1, epoch: 0 };
+ * const { batches, subset }: EpochPlan = planEpoch(labels, 10, options);
  * ```
  */
 export type EpochPlan = {
@@ -223,7 +231,10 @@ export type EpochPlan = {
  *
  * @example
  * ```ts
- * const { batches } = planEpoch(split.labels, split.numClasses, { batchSize: 256, seed: 1, epoch: 0, stratified: true });
+ * import { syntheticDataset } from "./synthetic.ts";
+ * const { train: split } = syntheticDataset({ datasetSize: 1000, numClasses: 10 });
+ * const options = { batchSize: 256, seed: 1, epoch: 0, stratified: true };
+ * const { batches } = planEpoch(split.labels, split.numClasses, options);
  * for (const idx of batches) console.log(idx.length);
  * ```
  */

@@ -27,6 +27,7 @@ import { exists } from "./fs.ts";
  *
  * @example
  * ```ts
+ * const data = new Uint8Array(2 * CIFAR_IMAGE_BYTES); // e.g. a batch's `data` array
  * const n = data.length / CIFAR_IMAGE_BYTES;
  * ```
  */
@@ -37,6 +38,9 @@ export const CIFAR_IMAGE_BYTES = 3072;
  *
  * @example
  * ```ts
+ * import { encodeCifarBinary } from "./fixtures.ts";
+ * const path = "data_batch_1.bin";
+ * const bytes = encodeCifarBinary(new Uint8Array(2 * 3072), [3, 5], 1); // two records
  * const { images, labels } = parseCifarBinary(bytes, path, 1, 10);
  * ```
  */
@@ -47,6 +51,7 @@ export type CifarPart = { images: Uint8Array; labels: Int32Array };
  *
  * @example
  * ```ts
+ * const chw = new Uint8Array(10000 * 3072); // one batch's planes
  * const hwc = chwToHwc(chw, 10000);
  * ```
  */
@@ -97,6 +102,7 @@ function checkLabels(labels: ArrayLike<number>, numClasses: number, path: string
  *
  * @example
  * ```ts
+ * const p = "/home/me/data/cifar-10-batches-bin/data_batch_1.bin";
  * const part = parseCifarBinary(await Deno.readFile(p), p, 1, 10);
  * ```
  */
@@ -130,6 +136,7 @@ export function parseCifarBinary(
  *
  * @example
  * ```ts
+ * const p = "/home/me/data/cifar-10-batches-py/data_batch_1";
  * const part = parseCifarPickle(await Deno.readFile(p), p, 10);
  * ```
  */
@@ -169,6 +176,7 @@ export function parseCifarPickle(bytes: Uint8Array, path: string, numClasses: nu
  *
  * @example
  * ```ts
+ * const p = "/home/me/data/cifar-10-batches-py/batches.meta";
  * parseCifarMeta(await Deno.readFile(p), p); // ["airplane", "automobile", …]
  * ```
  */
@@ -256,6 +264,7 @@ export type CifarOptions = {
  *
  * @example
  * ```ts
+ * const dataDir = "/home/me/data";
  * const { train, test } = await loadCifar("cifar10", { dataDir, download: true, log: console.log });
  * ```
  */

@@ -15,6 +15,8 @@ import { InputError } from "../core/errors.ts";
  *
  * @example
  * ```ts
+ * import { loadDataset } from "./load.ts";
+ * const dataDir = "/home/me/data";
  * const { train } = await loadDataset("mnist", { dataDir });
  * console.log(train.length, train.sampleShape, train.numClasses); // 60000 [28, 28, 1] 10
  * ```
@@ -45,6 +47,8 @@ export type DatasetSplit = {
  *
  * @example
  * ```ts
+ * import { syntheticDataset } from "./synthetic.ts";
+ * const { train, test } = syntheticDataset({ datasetSize: 100, featureDim: 8, numClasses: 4 });
  * const data: Dataset = { train, test };
  * ```
  */

@@ -50,6 +50,10 @@ export type DownloadOptions = {
  *
  * @example
  * ```ts
+ * import { MNIST_SOURCE, sourceUrls } from "./sources.ts";
+ * const urls = sourceUrls(MNIST_SOURCE, "t10k-labels-idx1-ubyte.gz");
+ * const dest = "/home/me/data/MNIST/raw/t10k-labels-idx1-ubyte.gz";
+ * const md5 = "ec29112dd5afa0611ce80d1b7f02629c";
  * try { await downloadFile(urls, dest, md5); } catch (e) {
  *   if (e instanceof DownloadError) console.log(e.attempts.map((a) => a.url));
  * }
@@ -168,6 +172,8 @@ async function removeStaleTemps(path: string): Promise<void> {
  *
  * @example
  * ```ts
+ * const tmp = tempPathFor("/home/me/data/cifar-10-python.tar.gz");
+ * const writeSlowly = (path: string) => Deno.writeFile(path, new Uint8Array(1 << 20));
  * await withCleanupOnSignal(() => Deno.removeSync(tmp), () => writeSlowly(tmp));
  * ```
  */
@@ -204,6 +210,8 @@ export async function withCleanupOnSignal<T>(
  *
  * @example
  * ```ts
+ * import { encodeIdxLabels } from "./fixtures.ts";
+ * const labels = encodeIdxLabels([7, 2, 1]);
  * await writeFileAtomic("/data/MNIST/raw/t10k-labels-idx1-ubyte", labels);
  * ```
  */

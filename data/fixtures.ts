@@ -215,6 +215,7 @@ export function encodeCifarBinary(
  *
  * @example
  * ```ts
+ * const bytes = encodeCifarPickle(new Uint8Array(2 * 3072), [3, 5], "labels");
  * const tar = encodeTar({ "cifar-10-batches-py/test_batch": bytes });
  * ```
  */

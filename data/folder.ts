@@ -135,6 +135,7 @@ function clip8(ss: number): number {
  *
  * @example
  * ```ts
+ * const img: RgbImage = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3) };
  * const small = resizeBilinear(img, 32, 24);
  * ```
  */
@@ -186,6 +187,7 @@ function roundHalfEven(x: number): number {
  *
  * @example
  * ```ts
+ * const img = decodeImage(await Deno.readFile("cat.png"), "cat.png");
  * const square = resizeAndCentreCrop(img, 32); // 32×32×3
  * ```
  */

@@ -16,6 +16,8 @@ import { DatasetError } from "./dataset.ts";
  *
  * @example
  * ```ts
+ * import { encodeIdxImages } from "./fixtures.ts";
+ * const bytes = encodeIdxImages(new Uint8Array(2 * 28 * 28), 2, 28, 28);
  * new DataView(bytes.buffer).getUint32(0) === IDX_IMAGES_MAGIC;
  * ```
  */
@@ -25,6 +27,8 @@ export const IDX_IMAGES_MAGIC = 0x00000803;
  *
  * @example
  * ```ts
+ * import { encodeIdxLabels } from "./fixtures.ts";
+ * const bytes = encodeIdxLabels([3, 1, 4]);
  * new DataView(bytes.buffer).getUint32(0) === IDX_LABELS_MAGIC;
  * ```
  */
@@ -35,6 +39,8 @@ export const IDX_LABELS_MAGIC = 0x00000801;
  *
  * @example
  * ```ts
+ * import { encodeIdxImages } from "./fixtures.ts";
+ * const bytes = encodeIdxImages(new Uint8Array(2 * 28 * 28), 2, 28, 28);
  * const { count, rows, cols, data } = parseIdxImages(bytes, "train-images-idx3-ubyte");
  * ```
  */
@@ -81,6 +87,7 @@ function header(bytes: Uint8Array, path: string, magic: number, what: string): n
  *
  * @example
  * ```ts
+ * const path = "/home/me/data/MNIST/raw/train-images-idx3-ubyte.gz";
  * const images = parseIdxImages(await readMaybeGzip(path), path);
  * console.log(images.count, images.rows, images.cols); // 60000 28 28
  * ```
@@ -96,6 +103,7 @@ export function parseIdxImages(bytes: Uint8Array, path: string): IdxImages {
  *
  * @example
  * ```ts
+ * const path = "/home/me/data/MNIST/raw/train-labels-idx1-ubyte.gz";
  * const labels = parseIdxLabels(await readMaybeGzip(path), path, 10); // Int32Array
  * ```
  */
@@ -166,6 +174,10 @@ export async function readMaybeGzip(path: string): Promise<Uint8Array> {
  *
  * @example
  * ```ts
+ * import { encodeIdxImages, encodeIdxLabels } from "./fixtures.ts";
+ * const imgPath = "t10k-images-idx3-ubyte", lblPath = "t10k-labels-idx1-ubyte";
+ * const imgBytes = encodeIdxImages(new Uint8Array(3 * 28 * 28), 3, 28, 28);
+ * const lblBytes = encodeIdxLabels([7, 2, 1]);
  * const { images, labels, rows, cols } = parseIdxPair(imgBytes, imgPath, lblBytes, lblPath, 10);
  * ```
  */

@@ -53,6 +53,8 @@ export const MNIST_IDX_MD5: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import { join } from "node:path";
+ * const raw = "/home/me/data/MNIST/raw";
  * for (const name of IDX_FILES) console.log(join(raw, name));
  * ```
  */
@@ -191,6 +193,7 @@ export type MnistOptions = {
  *
  * @example
  * ```ts
+ * const dataDir = "/home/me/data";
  * const { train, test } = await loadMnist("mnist", { dataDir, download: false, log: console.log });
  * console.log(train.sampleShape); // [28, 28, 1]
  * ```

@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
- * import { BatchTransform, batches, loadDataset } from "./data/mod.ts";
+ * import { BatchTransform, batches, loadDataset } from "./mod.ts";
  * const { train } = await loadDataset("mnist", { dataDir: "~/data" });
  * const transform = new BatchTransform(train, { train: true });
- * for (const { x, shape, labels } of batches(train, { batchSize: 256, seed: 1, epoch: 0, transform })) {
+ * const options = { batchSize: 256, seed: 1, epoch: 0, transform };
+ * for (const { x, shape, labels } of batches(train, options)) {
  *   // … tf.tensor(x, shape) …
  * }
  * ```
@@ -38,4 +39,5 @@ export {
 } from "./transforms.ts";
 export { syntheticDataset, type SyntheticOptions } from "./synthetic.ts";
 export { type FolderOptions, loadFolder } from "./folder.ts";
-export { DownloadError } from "./download.ts";
+export { DownloadError, type DownloadOptions, type LogFn } from "./download.ts";
+export type { DatasetSource, SourceFile } from "./sources.ts";

@@ -18,6 +18,8 @@ import { DatasetError } from "./dataset.ts";
  *
  * @example
  * ```ts
+ * const path = "/home/me/data/cifar-10-batches-py/data_batch_1";
+ * const entry = unpickle(await Deno.readFile(path), path) as Map<string, PyValue>;
  * const arr = entry.get("data") as NdArray; // shape [10000, 3072], dtype "u1"
  * ```
  */
@@ -35,6 +37,8 @@ type Global = { kind: "global"; name: string };
  *
  * @example
  * ```ts
+ * import { encodeCifarMeta } from "./fixtures.ts";
+ * const path = "batches.meta", bytes = encodeCifarMeta(["cat", "dog"]);
  * const v: PyValue = unpickle(bytes, path);
  * if (v instanceof Map) console.log([...v.keys()]);
  * ```
@@ -76,6 +80,8 @@ const KNOWN_GLOBALS = new Set([
  *
  * @example
  * ```ts
+ * import { encodeCifarMeta } from "./fixtures.ts";
+ * const meta = unpickle(encodeCifarMeta(["cat", "dog"]), "batches.meta") as Map<string, PyValue>;
  * const names = (meta.get("label_names") as PyValue[]).map(pyString);
  * ```
  */
@@ -107,6 +113,7 @@ type StackItem = PyValue | typeof MARK;
  *
  * @example
  * ```ts
+ * const path = "/home/me/data/cifar-10-batches-py/test_batch";
  * const entry = unpickle(await Deno.readFile(path), path) as Map<string, PyValue>;
  * const labels = entry.get("labels") as number[];
  * ```

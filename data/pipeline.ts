@@ -84,7 +84,10 @@ function trainingPass(options: PipelineOptions): boolean {
  *
  * @example
  * ```ts
- * const { x, shape, labels }: Batch = batches(data.test, { batchSize: 500, seed: 0, epoch: 0, train: false }).next().value!;
+ * import { loadDataset } from "./load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const options = { batchSize: 500, seed: 0, epoch: 0, train: false };
+ * const { x, shape, labels }: Batch = batches(data.test, options).next().value!;
  * ```
  */
 export type Batch = {
@@ -108,7 +111,10 @@ export type Batch = {
  *
  * @example
  * ```ts
- * const n = epochPlan(data.train, { batchSize: 256, seed: 1, epoch: 0, train: true }).batches.length;
+ * import { loadDataset } from "./load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const options = { batchSize: 256, seed: 1, epoch: 0, train: true };
+ * const n = epochPlan(data.train, options).batches.length;
  * ```
  */
 export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochPlan {
@@ -129,8 +135,14 @@ export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochP
  *
  * @example
  * ```ts
+ * import { tf } from "../nets/tf.ts";
+ * import { loadDataset } from "./load.ts";
+ * import { BatchTransform } from "./transforms.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const epoch = 0;
  * const transform = new BatchTransform(data.train, { train: true });
- * for (const { x, shape, labels } of batches(data.train, { batchSize: 256, seed: 1, epoch, train: true, stratified: true, transform })) {
+ * const options = { batchSize: 256, seed: 1, epoch, train: true, stratified: true, transform };
+ * for (const { x, shape, labels } of batches(data.train, options)) {
  *   const input = tf.tensor4d(x, shape as [number, number, number, number]);
  *   // … train on (input, labels), then input.dispose()
  * }

@@ -97,6 +97,8 @@ function safePath(path: string, archive: string): string {
  *
  * @example
  * ```ts
+ * const file = await Deno.open("/home/me/data/cifar-10-python.tar.gz");
+ * const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
  * const names: string[] = [];
  * await readTar(stream, "cifar-10-python.tar.gz", (e) => { names.push(e.path); return false; });
  * ```

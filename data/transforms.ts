@@ -68,6 +68,8 @@ export const NORMALISATION: Readonly<
  *
  * @example
  * ```ts
+ * import { syntheticDataset } from "./synthetic.ts";
+ * const { train: split } = syntheticDataset({ datasetSize: 100, featureDim: 8, numClasses: 4 });
  * const kind: DatasetKind = datasetKind(split.name);
  * ```
  */
@@ -117,6 +119,8 @@ export function datasetKind(name: string): DatasetKind {
  *
  * @example
  * ```ts
+ * import { loadDataset } from "./load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
  * const noFlip: Recipe = { ...recipeFor("cifar10", true), flip: false };
  * new BatchTransform(data.train, { recipe: noFlip });
  * ```
@@ -450,6 +454,7 @@ export function normalisationTable(mean: number, std: number): Float32Array {
  *
  * @example
  * ```ts
+ * const img = new Uint8Array(32 * 32 * 3).fill(128); // one 32×32 RGB image, h×w×c
  * const t = normalisationTable(0, 1); // plain v/255
  * const out = new Float32Array(32 * 32 * 3);
  * gatherNormalise(img, 32, 32, 3, -4, -4, false, [t, t, t], 3, out, 0); // shift down-right by 4
@@ -517,6 +522,8 @@ export function gatherNormalise(
  *
  * @example
  * ```ts
+ * import { loadFolder } from "./folder.ts";
+ * const data = await loadFolder({ root: "/home/me/pets" });
  * const norm = channelStats(data.train); // { mean: [r, g, b], std: [r, g, b] }
  * ```
  */
@@ -553,6 +560,8 @@ export function channelStats(split: DatasetSplit): Normalisation {
  *
  * @example
  * ```ts
+ * import { loadFolder } from "./folder.ts";
+ * const data = await loadFolder({ root: "/home/me/pets" });
  * const options: TransformOptions = { train: false, normalisation: channelStats(data.train) };
  * new BatchTransform(data.test, options);
  * ```
@@ -579,9 +588,13 @@ const folderStats = new WeakMap<DatasetSplit, Normalisation>();
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * import { tf } from "../nets/tf.ts";
+ * import { loadDataset } from "./load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
  * const t = new BatchTransform(data.train, { train: true });
  * const x = t.apply(Int32Array.of(0, 1, 2), new Rng(1)); // 3×32×32×3
- * const input = tf.tensor4d(x, [3, ...t.sampleShape]);
+ * const input = tf.tensor4d(x, [3, ...t.sampleShape] as [number, number, number, number]);
  * ```
  */
 export class BatchTransform {

@@ -5,9 +5,11 @@
  *
  * @example
  * ```ts
- * import { createTrainingSetup, selectBackend, tf, trainStep } from "./nets/mod.ts";
+ * import { createTrainingSetup, selectBackend, tf, trainStep } from "./mod.ts";
  * await selectBackend("auto");
  * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const x = tf.randomNormal([8, 32, 32, 3]); // a batch of 8 CIFAR-sized images
+ * const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32");
  * const metrics = await trainStep(setup, x, labels); // { loss, top1, top5, cosine, eta, solver }
  * ```
  *
@@ -19,8 +21,10 @@ export {
   type BackendInfo,
   type BackendName,
   BackendUnavailableError,
+  type ConcreteBackendName,
   parseBackendName,
   selectBackend,
+  type SelectBackendOptions,
 } from "./backend/select.ts";
 export type { Backbone, Parameter, ParameterKind } from "./models/model.ts";
 export {
@@ -30,6 +34,7 @@ export {
   createBackbone,
 } from "./models/backbones.ts";
 export {
+  type Classifier,
   type Head,
   type HeadOutput,
   METHOD_NAMES,
@@ -45,6 +50,7 @@ export {
   ETF_BACKWARDS,
   type EtfBackward,
   type GeometryOptions,
+  type GeometrySolution,
   type GeometryStats,
   solveGeometry,
 } from "./heads/closest_etf_geometry.ts";
@@ -65,8 +71,8 @@ export {
 } from "./optim/optimiser.ts";
 export { createOptimiser, type OptimiserSettings } from "./optim/create.ts";
 export { agd, agdInitialise, agdScale } from "./optim/agd.ts";
-export { sgd } from "./optim/sgd.ts";
-export { adam } from "./optim/adam.ts";
+export { sgd, type SgdOptions } from "./optim/sgd.ts";
+export { adam, type AdamOptions } from "./optim/adam.ts";
 export {
   batchMetrics,
   type StepMetrics,

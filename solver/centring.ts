@@ -10,6 +10,8 @@ import { type Matrix, matrix } from "./matrix.ts";
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const X = randomNormal(new Rng(0), 16, 4);
  * const XM = centreRows(X); // rows sum to zero
  * ```
  */
@@ -50,6 +52,9 @@ export function centringMatrix(K: number): Matrix {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const result = nearestEtf(randomNormal(new Rng(0), 16, 4));
  * const E = etfOf(result.U); // ‖E‖_F = 1, EᵀE = M/(K−1)
  * ```
  */

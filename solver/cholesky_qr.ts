@@ -16,6 +16,9 @@ import { gram } from "./products.ts";
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { clone } from "./matrix.ts";
+ * const X = randomNormal(new Rng(0), 16, 4);
  * const Z = clone(X); choleskyQrInPlace(Z); // Z now has orthonormal columns
  * ```
  */

@@ -80,6 +80,15 @@ export type EtfVjpMethod = typeof ETF_VJP_METHODS[number];
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { maxAbsDiff } from "./matrix.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * import { polarFactor } from "./polar.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
+ * const { A } = new EtfProblem(Y, prox, 1e-3); // A = c·Y·M + δ·prox
  * if (maxAbsDiff(U, polarFactor(A).U) > POLAR_MATCH_TOLERANCE) console.log("solve further");
  * ```
  */
@@ -94,7 +103,19 @@ export const POLAR_MATCH_TOLERANCE = 1e-4;
  *
  * @example
  * ```ts
- * const singular = Math.abs(l1 + l2) <= SINGULAR_PAIR_TOLERANCE * Math.max(...values.map(Math.abs));
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * import { matmulTN } from "./products.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
+ * const problem = new EtfProblem(Y, prox, 1e-3);
+ * const B = problem.lagrangianMatrix(matmulTN(U, problem.egrad(U))); // K×K
+ * const { values } = analyseHessian(B, false);
+ * const [l1, l2] = values;
+ * const scale = Math.max(...Array.from(values, Math.abs));
+ * const singular = Math.abs(l1 + l2) <= SINGULAR_PAIR_TOLERANCE * scale;
  * ```
  */
 export const SINGULAR_PAIR_TOLERANCE = 1e-12;
@@ -104,7 +125,15 @@ export const SINGULAR_PAIR_TOLERANCE = 1e-12;
  *
  * @example
  * ```ts
- * const opts: EtfBackwardOptions = { prox: Uprev, delta: 1e-3, method: "ddn", requirePositiveDefinite: false };
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Uprev = nearestEtf(randomNormal(new Rng(0), 16, 4)).U; // the previous solve
+ * const opts: EtfBackwardOptions = {
+ *   prox: Uprev,
+ *   delta: 1e-3,
+ *   method: "ddn",
+ *   requirePositiveDefinite: false,
+ * };
  * ```
  */
 export type EtfBackwardOptions = {
@@ -129,6 +158,11 @@ export type EtfBackwardOptions = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
  * const { hessianMinEigenvalue, hessianPositiveDefinite, singularPairs, fallback } =
  *   prepareEtfBackward(Y, U, { prox, requirePositiveDefinite: false }).diagnostics;
  * ```
@@ -153,6 +187,12 @@ export type EtfBackwardDiagnostics = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), dU = randomNormal(rng, 16, 4); // dU = ∂L/∂U
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
  * const back = prepareEtfBackward(Y, U, { prox });
  * const dY = back.apply(dU); // the same as nearestEtfVjp(Y, U, dU, { prox })
  * ```
@@ -185,6 +225,11 @@ export type EtfBackwardFactors = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
  * const { problem, method } = validateBackwardInput(Y, U, { prox }, ["prox"]);
  * ```
  */
@@ -208,6 +253,11 @@ const OPTION_KEYS = ["prox", "delta", "method", "requirePositiveDefinite"] as co
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), dU = randomNormal(rng, 16, 4); // dU = ∂L/∂U
+ * const prox = nearestEtf(Y).U; // the previous step's solution
  * const r = nearestEtf(Y, { prox });
  * const back = prepareEtfBackward(Y, r.U, { prox, requirePositiveDefinite: false });
  * console.log(back.diagnostics.hessianMinEigenvalue);
@@ -229,6 +279,11 @@ export function prepareEtfBackward(
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
  * const input = validateBackwardInput(Y, U, { prox }, ["prox", "delta", "method"]);
  * ```
  */
@@ -282,6 +337,11 @@ export function validateBackwardInput(
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
  * const back = backwardFactors(validateBackwardInput(Y, U, { prox }, ["prox"]));
  * ```
  */
@@ -330,6 +390,15 @@ export function backwardFactors(input: BackwardInput): EtfBackwardFactors {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { matmulTN } from "./products.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
+ * const problem = new EtfProblem(Y, prox, 1e-3);
+ * const B = problem.lagrangianMatrix(matmulTN(U, problem.egrad(U))); // K×K
  * const { values, vectors, diagnostics } = analyseHessian(B, false);
  * ```
  */

@@ -29,6 +29,12 @@ import type { LocalModel, TrustRegionProblem } from "./trust_regions.ts";
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * import { trustRegions } from "./trust_regions.ts";
+ * const problem = new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0);
+ * const start = eye(16, 4);
  * const result = trustRegions(etfTrustRegionProblem(problem), start, { maxIterations: 30 });
  * ```
  */
@@ -46,6 +52,11 @@ export function etfTrustRegionProblem(problem: EtfProblem): TrustRegionProblem<M
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * const problem = new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0);
+ * const X = eye(16, 4);
  * const m = new EtfLocalModel(problem, X); m.gradientNorm; // ‖P_X(∇f(X))‖
  * ```
  */

@@ -19,6 +19,10 @@ import { type Matrix, matrix } from "./matrix.ts";
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { eye } from "./matrix.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
+ * const prox = eye(16, 4), U = eye(16, 4);
  * const p = new EtfProblem(Y, prox, 1e-3);
  * const f = p.cost(U), G = p.egrad(U);
  * ```

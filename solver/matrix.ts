@@ -86,6 +86,7 @@ export function toRows(A: Matrix): number[][] {
  *
  * @example
  * ```ts
+ * const A = eye(2);
  * const B = clone(A); B.data[0] = 9; // A unchanged
  * ```
  */

@@ -24,6 +24,8 @@ export type EtfSolver = typeof ETF_SOLVERS[number];
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const Uprev = nearestEtf(randomNormal(new Rng(0), 16, 4)).U; // the previous solve
  * const opts: NearestEtfOptions = { prox: Uprev, start: Uprev, delta: 1e-3 };
  * ```
  */
@@ -51,6 +53,8 @@ export type NearestEtfOptions = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const Y = randomNormal(new Rng(0), 16, 4);
  * const { U, cost, gradientNorm, iterations, stoppingReason, seconds, log } = nearestEtf(Y);
  * ```
  */
@@ -88,6 +92,8 @@ const SPREAD_TOLERANCE = 1e-12;
  *
  * @example
  * ```ts
+ * import { fromRows } from "./matrix.ts";
+ * const Y = fromRows([[1, 2, 3]]); // 1×3: d < K
  * checkEtfTarget(Y); // throws InvalidArgumentError("Y: ...")
  * ```
  */
@@ -110,6 +116,9 @@ export function checkEtfTarget(Y: unknown, name = "Y"): Matrix {
  *
  * @example
  * ```ts
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { fromRows } from "./matrix.ts";
+ * const Y = fromRows([[1, 1], [2, 2]]); // both classes at the same point
  * checkSpread(new EtfProblem(Y, null, 0), "Y"); // throws InvalidArgumentError("Y: has no spread …")
  * ```
  */
@@ -132,6 +141,9 @@ export function checkSpread(problem: EtfProblem, name: string): void {
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * const d = 16, K = 4;
+ * const p: unknown = eye(d, K); // e.g. a caller's options.prox
  * const prox = checkStiefelPoint("options.prox", p, d, K);
  * ```
  */
@@ -218,6 +230,9 @@ export type ClosedFormRecord = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), Y2 = randomNormal(rng, 16, 4); // two steps' targets
  * const first = nearestEtf(Y); // feasibility problem from I_{d×K}
  * const next = nearestEtf(Y2, { prox: first.U }); // proximal problem, started at prox
  * ```

@@ -19,6 +19,9 @@ export { ETF_VJP_METHODS, type EtfVjpMethod, POLAR_MATCH_TOLERANCE } from "./etf
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const Uprev = nearestEtf(randomNormal(new Rng(0), 16, 4)).U; // the previous solve
  * const opts: NearestEtfVjpOptions = { prox: Uprev, delta: 1e-3, method: "ddn" };
  * ```
  */
@@ -43,6 +46,11 @@ const OPTION_KEYS = ["prox", "delta", "method", "schur", "requirePositiveDefinit
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), dU = randomNormal(rng, 16, 4); // dU = ∂L/∂U
+ * const prox = nearestEtf(Y).U;
  * const { U } = nearestEtf(Y, { prox, solver: "closed-form" });
  * const dY = nearestEtfVjp(Y, U, dU, { prox, method: "closed-form" });
  * ```

@@ -16,6 +16,9 @@ export const ROUNDING_ORTHONORMALITY = 1e-14;
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * import { gram } from "./products.ts";
+ * const U = eye(16, 4);
  * departureFromIdentity(gram(U)); // 0 for orthonormal columns
  * ```
  */
@@ -39,6 +42,9 @@ export function departureFromIdentity(G: Matrix): number {
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * const U = eye(16, 4);
+ * U.data[1] = 1e-3; // nearly orthonormal, as after a float32 round trip
  * const V = orthonormalise(U); // max|VᵀV − I| ≤ 1e-14
  * ```
  */

@@ -18,7 +18,9 @@ import { gram, matmul, matmulNT, matmulTN } from "./products.ts";
  *
  * @example
  * ```ts
- * const { U, P, sigma, Q, rank } = polarFactor(A);
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const A = randomNormal(new Rng(0), 16, 4);
+ * const { U, sigma, Q, rank } = polarFactor(A);
  * ```
  */
 export type PolarDecomposition = {
@@ -45,6 +47,8 @@ export const RANK_TOLERANCE = 1e-14;
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const A = randomNormal(new Rng(0), 16, 4);
  * const U = polarFactor(A).U; // UᵀU = I, maximises tr(UᵀA)
  * ```
  */

@@ -78,6 +78,9 @@ function noAlias(name: string, C: Matrix, ...inputs: Matrix[]): void {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const A = randomNormal(rng, 3, 2), B = randomNormal(rng, 2, 4);
  * const C = matmul(A, B);
  * ```
  */
@@ -96,6 +99,10 @@ export function matmul(A: Matrix, B: Matrix, out?: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const U = randomNormal(rng, 16, 4), V = randomNormal(rng, 16, 4);
+ * const K1 = randomNormal(rng, 4, 4), K2 = randomNormal(rng, 4, 4);
  * const C = matmulSum(U, K1, V, K2); // U·K1 + V·K2
  * ```
  */
@@ -119,6 +126,10 @@ export function matmulSum(A: Matrix, B: Matrix, D: Matrix, E: Matrix, out?: Matr
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomNormal(rng, 16, 4), E = randomNormal(rng, 16, 4);
+ * const XtE = matmulTN(X, E);
  * matmulSubtractInPlace(X, XtE, E); // E ← E − X·(XᵀE)
  * ```
  */
@@ -141,6 +152,9 @@ export function matmulSubtractInPlace(A: Matrix, B: Matrix, C: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const U = randomNormal(rng, 16, 4), V = randomNormal(rng, 16, 4);
  * const G = matmulTN(U, V); // UᵀV
  * ```
  */
@@ -189,6 +203,8 @@ export function matmulTN(A: Matrix, B: Matrix, out?: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * const U = eye(16, 4);
  * const P = matmulNT(U, U); // UUᵀ
  * ```
  */
@@ -209,6 +225,8 @@ export function matmulNT(A: Matrix, B: Matrix, out?: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * const U = eye(16, 4);
  * const G = gram(U); // ≈ I for orthonormal columns
  * ```
  */
@@ -244,6 +262,8 @@ export function gram(A: Matrix, out?: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { fromRows } from "./matrix.ts";
+ * const A = fromRows([[1, 2], [3, 4]]);
  * frobeniusDot(A, A) === frobeniusNorm(A) ** 2;
  * ```
  */
@@ -266,6 +286,7 @@ export function frobeniusDot(A: Matrix | Float64Array, B: Matrix | Float64Array)
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
  * frobeniusNorm(eye(3)); // √3
  * ```
  */

@@ -47,6 +47,8 @@ export function qr(A: Matrix): { Q: Matrix; R: Matrix } {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const A = randomNormal(new Rng(0), 16, 4);
  * const { Q, R } = householderQr(A); // diag(R) may be negative
  * ```
  */

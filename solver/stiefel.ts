@@ -42,6 +42,9 @@ export function stiefelDimension(d: number, K: number): number {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4), Z = randomNormal(rng, 16, 4);
  * const V = project(X, Z); // XᵀV is skew-symmetric
  * ```
  */
@@ -58,6 +61,9 @@ export function project(X: Matrix, Z: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4), V = randomTangent(rng, X);
  * inner(X, V, V) === norm(X, V) ** 2;
  * ```
  */
@@ -70,6 +76,9 @@ export function inner(_X: Matrix, U: Matrix, V: Matrix): number {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4);
  * norm(X, randomTangent(rng, X)); // 1
  * ```
  */
@@ -88,6 +97,9 @@ function addScaled(X: Matrix, V: Matrix, t: number): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4), V = randomTangent(rng, X);
  * const Y = retractQr(X, V); // on St(d,K)
  * ```
  */
@@ -101,6 +113,9 @@ export function retractQr(X: Matrix, V: Matrix, t = 1): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4), V = randomTangent(rng, X);
  * const Y = retractPolar(X, V);
  * ```
  */
@@ -113,6 +128,10 @@ export function retractPolar(X: Matrix, V: Matrix, t = 1): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4), V = randomTangent(rng, X);
+ * const Y = retractQr(X, V);
  * const W = transport(X, Y, V);
  * ```
  */
@@ -125,6 +144,7 @@ export function transport(_X: Matrix, Y: Matrix, V: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
  * const X = randomPoint(new Rng(0), 512, 10);
  * ```
  */
@@ -138,6 +158,9 @@ export function randomPoint(rng: Rng, d: number, K: number): Matrix {
  *
  * @example
  * ```ts
+ * import { Rng } from "../core/random.ts";
+ * const rng = new Rng(0);
+ * const X = randomPoint(rng, 16, 4);
  * const V = randomTangent(rng, X);
  * ```
  */
@@ -153,6 +176,11 @@ export function randomTangent(rng: Rng, X: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * const rng = new Rng(0);
+ * const problem = new EtfProblem(randomNormal(rng, 16, 4), null, 0);
+ * const X = randomPoint(rng, 16, 4);
  * const g = egradToRgrad(X, problem.egrad(X));
  * ```
  */
@@ -166,6 +194,11 @@ export function egradToRgrad(X: Matrix, egrad: Matrix): Matrix {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * const rng = new Rng(0);
+ * const problem = new EtfProblem(randomNormal(rng, 16, 4), null, 0);
+ * const X = randomPoint(rng, 16, 4), V = randomTangent(rng, X);
  * const HV = ehessToRhess(X, problem.egrad(X), problem.ehess(X, V), V);
  * ```
  */

@@ -23,6 +23,17 @@ import type { LocalModel, TrustRegionProblem } from "./trust_regions.ts";
  *
  * @example
  * ```ts
+ * import { fromRows, type Matrix } from "./matrix.ts";
+ * import { matmul } from "./products.ts";
+ * // Brockett cost f(U) = tr(UᵀAU·N) for a symmetric A (d×d) and N = diag(1, 2) (K = 2).
+ * const A = fromRows([[2, 1, 0], [1, 3, 1], [0, 1, 4]]), N = fromRows([[1, 0], [0, 2]]);
+ * const twice = (X: Matrix): Matrix => ({ ...X, data: X.data.map((x) => 2 * x) });
+ * const cost = (U: Matrix): number => {
+ *   const AUN = matmul(matmul(A, U), N);
+ *   return U.data.reduce((s, u, i) => s + u * AUN.data[i], 0);
+ * };
+ * const egrad = (U: Matrix): Matrix => twice(matmul(matmul(A, U), N)); // 2·A·U·N
+ * const ehess = (_U: Matrix, V: Matrix): Matrix => twice(matmul(matmul(A, V), N)); // 2·A·V·N
  * const brockett: EuclideanCost = { cost, egrad, ehess };
  * ```
  */
@@ -37,6 +48,12 @@ export type EuclideanCost = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * import { trustRegions } from "./trust_regions.ts";
+ * const d = 16, K = 4;
+ * const Y = randomNormal(new Rng(0), d, K);
  * const result = trustRegions(stiefelProblem(new EtfProblem(Y, null, 0), d, K), eye(d, K));
  * ```
  */

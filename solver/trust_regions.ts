@@ -30,6 +30,9 @@ export type TcgStopReason =
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const result = nearestEtf(randomNormal(new Rng(0), 16, 4));
  * for (const e of result.log) console.log(e.iteration, e.cost, e.gradientNorm, e.tcgStop);
  * ```
  */
@@ -61,7 +64,15 @@ export type IterationLog = {
  *
  * @example
  * ```ts
- * const m = problem.model(x); m.gradientNorm; m.hessian(v, out);
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { etfTrustRegionProblem } from "./etf_chart.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * const problem = etfTrustRegionProblem(new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0));
+ * const x = eye(16, 4);
+ * const m = problem.model(x);
+ * const v = m.gradient(), out = new Float64Array(m.size);
+ * m.gradientNorm; m.hessian(v, out);
  * ```
  */
 export interface LocalModel<P> {
@@ -84,6 +95,15 @@ export interface LocalModel<P> {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfLocalModel } from "./etf_chart.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import type { Matrix } from "./matrix.ts";
+ * import { stiefelDimension } from "./stiefel.ts";
+ * const etf = new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0);
+ * const cost = (U: Matrix) => etf.cost(U);
+ * const model = (U: Matrix) => new EtfLocalModel(etf, U);
+ * const dimension = stiefelDimension(16, 4), typicalDistance = Math.sqrt(4);
  * const problem: TrustRegionProblem<Matrix> = { cost, model, dimension, typicalDistance };
  * ```
  */
@@ -138,6 +158,12 @@ export type TrustRegionOptions = {
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { etfTrustRegionProblem } from "./etf_chart.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * const p = etfTrustRegionProblem(new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0));
+ * const x0 = eye(16, 4);
  * const { point, cost, gradientNorm, iterations, stoppingReason } = trustRegions(p, x0);
  * ```
  */
@@ -267,6 +293,12 @@ function truncatedCg<P>(
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { etfTrustRegionProblem } from "./etf_chart.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * const problem = etfTrustRegionProblem(new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0));
+ * const x0 = eye(16, 4);
  * const result = trustRegions(problem, x0, { maxIterations: 30 });
  * ```
  */

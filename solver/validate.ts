@@ -14,6 +14,7 @@ import { gram } from "./products.ts";
  *
  * @example
  * ```ts
+ * const Y: unknown = { rows: 2, cols: 2, data: new Float64Array(3) }; // 3 entries, not 4
  * checkMatrix("Y", Y); // throws InvalidArgumentError("Y: ...") when malformed
  * ```
  */
@@ -65,6 +66,7 @@ export function checkMatrix(name: string, value: unknown, rows?: number, cols?: 
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
  * orthonormalityError(eye(5, 3)); // 0
  * ```
  */
@@ -80,6 +82,8 @@ export const ORTHONORMALITY_TOLERANCE = 1e-5;
  *
  * @example
  * ```ts
+ * import { eye } from "./matrix.ts";
+ * const U = eye(16, 4);
  * checkOrthonormal("options.start", U);
  * ```
  */

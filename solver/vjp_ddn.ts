@@ -29,6 +29,19 @@ import { gram, matmul, matmulTN } from "./products.ts";
  * How `nearestEtfVjp`'s DDN backward solves its Schur system: "auto" and "eigen" use the
  * prepared backward (`prepareEtfBackward`: closed form in B's eigenbasis, O(K³)); "dense" is the
  * paper's route (this module: Cholesky, LU fallback) and "dense-lu" the same with LU forced.
+ *
+ * @example
+ * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * import { nearestEtfVjp } from "./nearest_etf_vjp.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), dU = randomNormal(rng, 16, 4);
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
+ * const schur: SchurMethod = "dense"; // the paper's dense route, as a reference
+ * const dY = nearestEtfVjp(Y, U, dU, { prox, schur });
+ * ```
  */
 export type SchurMethod = "auto" | "dense" | "dense-lu" | "eigen";
 
@@ -50,6 +63,14 @@ export const SCHUR_METHODS: readonly SchurMethod[] = ["auto", "dense", "dense-lu
  *
  * @example
  * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { nearestEtf } from "./nearest_etf.ts";
+ * const rng = new Rng(0);
+ * const Y = randomNormal(rng, 16, 4), dU = randomNormal(rng, 16, 4); // dU = ∂L/∂U
+ * const prox = nearestEtf(Y).U;
+ * const { U } = nearestEtf(Y, { prox });
+ * const problem = new EtfProblem(Y, prox, 1e-3);
  * const dY = denseDdnVjp(problem, U, dU, { forceLu: true, requirePositiveDefinite: false });
  * ```
  */

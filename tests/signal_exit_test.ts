@@ -11,19 +11,11 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { fileURLToPath } from "node:url";
+import { TINY_RUN } from "./support/tiny_run.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TINY = [
-  "--sample_size",
-  "10",
-  "--resnet_width",
-  "4",
-  "--batch_size",
-  "20",
-  "--backend",
-  "wasm",
-  "--data_dir",
-  "/nonexistent-data-dir",
+  ...TINY_RUN,
   "--epochs",
   "200",
   "--log_interval",

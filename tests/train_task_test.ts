@@ -10,6 +10,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { loadDataset } from "../data/load.ts";
+import { TINY_RUN } from "./support/tiny_run.ts";
 
 const PYTHON = "/usr/bin/python3";
 const RECOMPUTE = new URL("./fixtures/recompute_accuracy.py", import.meta.url).pathname;
@@ -26,18 +27,7 @@ const PERMISSIONS = [
   "--allow-run",
   "--allow-sys",
 ];
-const TINY = [
-  "--sample_size",
-  "10",
-  "--resnet_width",
-  "4",
-  "--batch_size",
-  "20",
-  "--backend",
-  "wasm",
-  "--data_dir",
-  "/nonexistent-data-dir",
-];
+const TINY = TINY_RUN;
 
 async function runTask(
   method: string,

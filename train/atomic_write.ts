@@ -7,6 +7,8 @@
  *
  * @example
  * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * const config = defaultConfig("implicit");
  * await atomicWriteFile("run/config.json", JSON.stringify(config, null, 2) + "\n");
  * ```
  *
@@ -50,6 +52,10 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * @example
  * ```ts
  * await atomicWriteFile("out/metrics.json", new TextEncoder().encode("{}\n"));
+ * import { encodeSafetensors, type TensorEntry } from "./safetensors.ts";
+ * const tensors = new Map<string, TensorEntry>([
+ *   ["step", { dtype: "I64", shape: [], data: new BigInt64Array([42n]) }],
+ * ]);
  * await atomicWriteFile("out/model.safetensors", encodeSafetensors(tensors));
  * ```
  */

@@ -24,6 +24,8 @@
  *
  * @example
  * ```ts
+ * import { standardHead } from "../nets/heads/standard.ts";
+ * import { createBackbone } from "../nets/models/backbones.ts";
  * const net = createBackbone("resnet18", { width: 4 });
  * const head = standardHead({ featureDim: net.featureDim, numClasses: 10, bias: false, seed: 0 });
  * const state = { parameters: [...net.parameters, ...head.parameters], buffers: net.buffers };
@@ -52,6 +54,10 @@ import {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const net = createBackbone("resnet18", { width: 4 });
+ * const path = "run/checkpoints/model_epoch_005.safetensors";
+ * const state: ModelState = { parameters: net.parameters, buffers: net.buffers };
  * try { await loadModelCheckpoint(path, state); } catch (e) {
  *   if (e instanceof CheckpointError) console.error(e.message); // "path: missing keys: …"
  * }
@@ -74,6 +80,8 @@ export class CheckpointError extends InputError {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const net = createBackbone("resnet18", { width: 4 });
  * const state: ModelState = { parameters: net.parameters, buffers: net.buffers };
  * ```
  */
@@ -206,6 +214,8 @@ function checkKind(p: Parameter): void {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const net = createBackbone("resnet18", { width: 4 });
  * const sd = await torchStateDict([...net.parameters, ...net.buffers]);
  * sd.get("conv1.weight")?.shape; // [width, 3, 7, 7]
  * ```
@@ -248,6 +258,10 @@ function checkMetadata(path: string, metadata: Readonly<Record<string, string>>)
  *
  * @example
  * ```ts
+ * import { standardHead } from "../nets/heads/standard.ts";
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const net = createBackbone("resnet18", { width: 4 });
+ * const head = standardHead({ featureDim: net.featureDim, numClasses: 10, bias: false, seed: 0 });
  * await saveModelCheckpoint(
  *   "run/checkpoints/model_epoch_005.safetensors",
  *   { parameters: [...net.parameters, ...head.parameters], buffers: net.buffers },
@@ -284,6 +298,10 @@ export async function saveModelCheckpoint(
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const net = createBackbone("resnet18", { width: 4 });
+ * const path = "run/checkpoints/model_epoch_005.safetensors";
+ * const state: ModelState = { parameters: net.parameters, buffers: net.buffers };
  * const { metadata, extra }: LoadedCheckpoint = await loadModelCheckpoint(path, state);
  * ```
  */
@@ -336,6 +354,8 @@ function entryProblem(p: Parameter, t: TensorEntry): string | null {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const path = "run/checkpoints/model_epoch_005.safetensors";
  * const fresh = createBackbone("resnet18", { width: 4, seed: 7 });
  * await loadModelCheckpoint(path, { parameters: fresh.parameters, buffers: fresh.buffers });
  * ```
@@ -402,6 +422,8 @@ export async function loadModelCheckpoint(
  *
  * @example
  * ```ts
+ * import { eye } from "../solver/matrix.ts";
+ * const previousU = eye(512, 10).data; // the implicit head's previous U⋆ (float64)
  * await saveTensors("run/checkpoints/state_epoch_005.safetensors", new Map([
  *   ["step", { dtype: "I64", shape: [], data: new BigInt64Array([1234n]) }],
  *   ["implicit.U_prev", { dtype: "F64", shape: [512, 10], data: previousU }],

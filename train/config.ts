@@ -50,10 +50,23 @@ export type TrainConfig = {
   preset: string | null;
 };
 
-type FlagSpec = {
+/**
+ * One command-line flag of the training task: its name, the config field it sets, how its value
+ * is parsed, and its `--help` line.
+ *
+ * @example
+ * ```ts
+ * const lr: FlagSpec | undefined = FLAGS.find((f) => f.flag === "lr"); // kind "number"
+ * ```
+ */
+export type FlagSpec = {
+  /** The flag without the leading `--`, e.g. `"lr"`. */
   flag: string;
+  /** The {@link TrainConfig} field it sets. */
   key: keyof TrainConfig;
+  /** How the value is parsed (`bool` flags also have a `--no-…` form). */
   kind: "string" | "int" | "number" | "bool";
+  /** The `--help` line. */
   help: string;
 };
 
@@ -263,6 +276,7 @@ export type TrainRequest = {
  *
  * @example
  * ```ts
+ * import { train } from "./trainer.ts";
  * await train(requestOf({ ...defaultConfig("fixed"), epochs: 2, uid: "demo" }));
  * ```
  */
@@ -464,7 +478,10 @@ const APPLIES: readonly {
  *
  * @example
  * ```ts
- * checkFlagsApply(request); // throws InvalidArgumentError("--width", "applies to --model mlp only …")
+ * const request = parseTrainArgs(["--model", "resnet18", "--width", "512"], "implicit");
+ * if (request !== "help") {
+ *   checkFlagsApply(request); // throws InvalidArgumentError("--width", "applies to --model mlp …")
+ * }
  * ```
  */
 export function checkFlagsApply(request: Pick<TrainRequest, "config" | "flags">): void {

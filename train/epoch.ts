@@ -16,6 +16,10 @@ import { Progress } from "./progress.ts";
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * import { openRun } from "./open_run.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
+ * const run = await openRun(request, { log: console.error });
  * const r = await trainEpoch(run, 1, 0, () => false);
  * if (r.status === "done") console.log(r.means.loss);
  * ```
@@ -35,6 +39,13 @@ export type EpochResult =
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * import { openRun } from "./open_run.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
+ * const run = await openRun(request, { log: console.error });
+ * let interrupted = false;
+ * Deno.addSignalListener("SIGINT", () => interrupted = true);
+ * const epoch = run.start.epoch + 1, step = run.start.globalStep; // the next epoch (1-based)
  * const result = await trainEpoch(run, epoch, step, () => interrupted);
  * ```
  */

@@ -23,6 +23,8 @@ import { tf } from "../nets/tf.ts";
  *
  * @example
  * ```ts
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
  * const net: EvaluationNetwork = { backbone: setup.backbone, temperature: 5, inputs: "images" };
  * ```
  */
@@ -39,7 +41,10 @@ export type EvaluationNetwork = {
  *
  * @example
  * ```ts
- * const o: EvaluationOptions = { batchSize: 500, normalisation: trainTransform.normalisation ?? undefined };
+ * import { loadFolder } from "../data/folder.ts";
+ * import { channelStats } from "../data/transforms.ts";
+ * const { train } = await loadFolder({ root: "/home/me/pets" });
+ * const o: EvaluationOptions = { batchSize: 500, normalisation: channelStats(train) };
  * ```
  */
 export type EvaluationOptions = {
@@ -59,6 +64,12 @@ export type EvaluationOptions = {
  *
  * @example
  * ```ts
+ * import { syntheticDataset } from "../data/synthetic.ts";
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const { test: split } = syntheticDataset({ datasetSize: 100, featureDim: 8, numClasses: 4 });
+ * const backbone = createBackbone("mlp", { inputShape: [8], width: 16, depth: 2 });
+ * const net: EvaluationNetwork = { backbone, temperature: 5, inputs: "images" };
+ * const options: EvaluationOptions = { batchSize: 500 };
  * for await (const { h, labels } of evaluationBatches(net, split, options)) h.dispose();
  * ```
  */
@@ -70,6 +81,8 @@ export type EvaluationBatch = { h: tf.Tensor2D; labels: Int32Array; indices: Int
  *
  * @example
  * ```ts
+ * import { loadDataset } from "../data/load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
  * const first = evaluationInputs(data.test, { batchSize: 100 }).next().value!;
  * first.shape; // [100, 32, 32, 3]
  * ```
@@ -97,6 +110,14 @@ export function evaluationInputs(
  *
  * @example
  * ```ts
+ * import { loadDataset } from "../data/load.ts";
+ * import { createBackbone } from "../nets/models/backbones.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const net: EvaluationNetwork = {
+ *   backbone: createBackbone("resnet18"),
+ *   temperature: 5,
+ *   inputs: "images",
+ * };
  * for await (const { h, labels } of evaluationBatches(net, data.test, { batchSize: 500 })) {
  *   // … accumulate statistics of h …
  *   h.dispose();
@@ -126,6 +147,13 @@ export async function* evaluationBatches(
  *
  * @example
  * ```ts
+ * import { loadDataset } from "../data/load.ts";
+ * import { tf } from "../nets/tf.ts";
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const { backbone, head, temperature } = setup;
+ * const net: EvaluationNetwork = { backbone, temperature, inputs: "images" };
  * const c = head.classifier();
  * const { top1, top5, count } = await evaluateAccuracy(net, data.train, c, { batchSize: 500 });
  * tf.dispose([c.W, c.b]);

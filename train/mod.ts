@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { parseTrainArgs, train, type TrainRequest } from "./train/mod.ts";
+ * import { parseTrainArgs, train, type TrainRequest } from "./mod.ts";
  * const outcome = await train(parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest);
  * console.log(outcome.trainAccuracy, outcome.testAccuracy);
  * ```
@@ -16,6 +16,7 @@ export {
   checkFlagsApply,
   defaultConfig,
   FLAGS,
+  type FlagSpec,
   helpText,
   parseTrainArgs,
   QUICK_PRESET,
@@ -38,6 +39,7 @@ export { modelStateOf, writeCheckpoint } from "./save_checkpoint.ts";
 export { type LatestCheckpoint, RunDirectory } from "./run_dir.ts";
 export {
   CheckpointError,
+  type LoadedCheckpoint,
   loadModelCheckpoint,
   loadTensors,
   type ModelState,
@@ -45,4 +47,12 @@ export {
   saveTensors,
 } from "./checkpoint.ts";
 export { loadTrainingState, saveTrainingState, type StateCounters } from "./state.ts";
-export { readSafetensors, SafetensorsError } from "./safetensors.ts";
+export {
+  readSafetensors,
+  SAFETENSORS_DTYPES,
+  type SafetensorsContents,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type TensorData,
+  type TensorEntry,
+} from "./safetensors.ts";

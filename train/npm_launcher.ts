@@ -38,6 +38,9 @@ function isNpm(args: string): boolean {
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
  * const stopWatching = watchNpmLauncher();
  * try { await train(request); } finally { stopWatching(); }
  * ```

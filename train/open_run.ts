@@ -50,6 +50,9 @@ export type RunIo = { log: (line: string) => void; signal?: AbortSignal };
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
+ * const io: RunIo = { log: (line) => console.error(line) };
  * const run = await openRun(request, io);
  * try { console.log(run.start.epoch); } finally { run.dispose(); }
  * ```
@@ -100,7 +103,11 @@ const CARRY_ON: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
  *
  * @example
  * ```ts
- * const config = resumedConfig(stored, parseTrainArgs(["--resume", "--epochs", "60"], "implicit") as TrainRequest);
+ * import { parseTrainArgs, type TrainConfig, type TrainRequest } from "./config.ts";
+ * const dir = "runs/mnist-resnet18-implicit-seed1";
+ * const stored = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) as TrainConfig;
+ * const args = ["--resume", "--epochs", "60"];
+ * const config = resumedConfig(stored, parseTrainArgs(args, "implicit") as TrainRequest);
  * ```
  */
 export function resumedConfig(stored: TrainConfig, request: TrainRequest): TrainConfig {
@@ -189,7 +196,9 @@ function trainingBatchSize(
  *
  * @example
  * ```ts
- * const run = await openRun(parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest, { log: console.error });
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
+ * const run = await openRun(request, { log: console.error });
  * ```
  */
 export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun> {

@@ -39,6 +39,7 @@ export type LatestCheckpoint = { epoch: number; model: string; state: string };
  * ```
  */
 export class RunDirectory {
+  /** The run directory's path. */
   readonly path: string;
   #encoder = new TextEncoder();
 

@@ -50,7 +50,14 @@ export const SAFETENSORS_DTYPES = [
   "U64",
 ] as const;
 
-/** One of {@link SAFETENSORS_DTYPES}. */
+/**
+ * One of {@link SAFETENSORS_DTYPES}.
+ *
+ * @example
+ * ```ts
+ * const dtype: SafetensorsDtype = "F32";
+ * ```
+ */
 export type SafetensorsDtype = typeof SAFETENSORS_DTYPES[number];
 
 /**
@@ -342,6 +349,7 @@ function duplicateKeys(text: string): string[] {
  *
  * @example
  * ```ts
+ * const bytes = await Deno.readFile("run/checkpoints/state_epoch_005.safetensors");
  * const { tensors, metadata }: SafetensorsContents = decodeSafetensors(bytes);
  * ```
  */

@@ -30,6 +30,10 @@ import { saveTrainingState } from "./state.ts";
  *
  * @example
  * ```ts
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * import { loadModelCheckpoint } from "./checkpoint.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const path = "runs/cifar10-resnet18-implicit-seed1/checkpoints/model_epoch_005.safetensors";
  * await loadModelCheckpoint(path, modelStateOf(setup));
  * ```
  */
@@ -59,6 +63,10 @@ async function fixedClassifierEntries(head: Head): Promise<Map<string, TensorEnt
  *
  * @example
  * ```ts
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * import { RunDirectory } from "./run_dir.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const runDir = await RunDirectory.create("runs/run", { force: false });
  * const names = await writeCheckpoint(runDir, setup, { epoch: 5, globalStep: 1170, uid: "run" });
  * ```
  */

@@ -34,6 +34,12 @@ async function f32(t: tf.Tensor): Promise<TensorEntry> {
  *
  * @example
  * ```ts
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const { optimiser, head } = setup;
+ * const path = "run/checkpoints/state_epoch_005.safetensors";
+ * const epoch = 5, globalStep = 1170;
+ * const { W, b } = head.classifier();
  * await saveTrainingState(path, optimiser, head, { epoch, globalStep }, { W, b });
  * ```
  */
@@ -79,6 +85,10 @@ export async function saveTrainingState(
  *
  * @example
  * ```ts
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 10 });
+ * const { optimiser, head } = setup;
+ * const path = "run/checkpoints/state_epoch_005.safetensors";
  * const { epoch } = await loadTrainingState(path, optimiser, head);
  * ```
  */

@@ -21,6 +21,8 @@ export { TOOLKIT_VERSION } from "./open_run.ts";
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
  * const outcome = await train(request);
  * if (outcome.status === "interrupted") console.log(outcome.message, outcome.signal);
  * ```
@@ -45,6 +47,10 @@ export type TrainOutcome = {
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
+ * import { openRun } from "./open_run.ts";
+ * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
+ * const run = await openRun(request, { log: console.error });
  * const { train, test } = await evaluateRun(run);
  * ```
  */
@@ -74,6 +80,7 @@ const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
  *
  * @example
  * ```ts
+ * import { parseTrainArgs, type TrainRequest } from "./config.ts";
  * const outcome = await train(parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest);
  * ```
  */

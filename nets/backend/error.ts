@@ -22,6 +22,7 @@ export type ConcreteBackendName = "webgpu" | "wasm" | "cpu";
  *
  * @example
  * ```ts
+ * import { selectBackend } from "./select.ts";
  * try {
  *   await selectBackend("webgpu");
  * } catch (e) {

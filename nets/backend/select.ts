@@ -25,7 +25,7 @@
  *
  * @example
  * ```ts
- * import { selectBackend } from "./nets/mod.ts";
+ * import { selectBackend } from "../mod.ts";
  * const info = await selectBackend("auto"); // logs e.g. "backend: wasm (…) — auto: …"
  * console.log(info.name, info.reason);
  * ```

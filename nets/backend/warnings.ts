@@ -11,6 +11,7 @@
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const { value: ok, warnings } = await captureTfjsWarnings(() => tf.setBackend("wasm"));
  * if (!ok) throw new Error(warnings.join(" | "));
  * ```

@@ -109,6 +109,7 @@ export const COMPOSITE_MIN_MACS_PER_FILTER_ELEMENT = 32;
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const info = tf.backend_util.computeConv2DInfo([64, 8, 8, 64], [3, 3, 64, 64], 1, 1, 1);
  * useCompositeInputGrad(info); // true (ResNet18's first stage at batch 64)
  * ```
@@ -156,6 +157,10 @@ function heapTensor(shape: number[], backend: Backend): tf.Tensor {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * await tf.setBackend("wasm"); // after startWasm()
+ * const dy = tf.randomNormal<tf.Rank.R4>([2, 4, 4, 4]); // ∂L/∂y for the stride-2 output
+ * const filter = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4]);
  * const info = tf.backend_util.computeConv2DInfo([2, 7, 7, 3], [3, 3, 3, 4], 2, 1, "same");
  * const dx = tf.tidy(() => conv2dInputGradNhwc(dy, filter, info, tf.backend())); // [2, 7, 7, 3]
  * ```

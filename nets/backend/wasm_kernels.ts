@@ -88,8 +88,11 @@ type ConvGradientAttrs = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const x = tf.randomNormal<tf.Rank.R4>([2, 8, 8, 3]);
+ * const filter = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4]);
  * // Called by tfjs's conv2d gradient once registerWasmTrainingKernels() has run:
- * const g = tf.grad((f: tf.Tensor4D) => tf.conv2d(x, f, 2, "same").sum())(filter);
+ * const g = tf.grad((f) => tf.conv2d(x, f as tf.Tensor4D, 2, "same").sum())(filter);
  * ```
  */
 export function conv2DBackpropFilterWasm({ inputs, backend, attrs }: KernelArgs): tf.Tensor {
@@ -169,8 +172,11 @@ let nativeConv2DBackpropInput: tf.KernelFunc | undefined;
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const x = tf.randomNormal<tf.Rank.R4>([2, 8, 8, 3]);
+ * const filter = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4]);
  * // Called by tfjs's conv2d gradient once registerWasmTrainingKernels() has run:
- * const g = tf.grad((t: tf.Tensor4D) => tf.conv2d(t, filter, 2, "same").sum())(x);
+ * const g = tf.grad((t) => tf.conv2d(t as tf.Tensor4D, filter, 2, "same").sum())(x);
  * ```
  */
 export function conv2DBackpropInputWasm(
@@ -210,6 +216,8 @@ export function conv2DBackpropInputWasm(
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const table = tf.randomNormal([3, 8]); // 3 rows of 8
  * // Called by tfjs's gather gradient once registerWasmTrainingKernels() has run:
  * const g = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([0, 2, 0], "int32")).sum())(table);
  * ```
@@ -244,8 +252,10 @@ export function unsortedSegmentSumWasm({ inputs, backend, attrs }: KernelArgs): 
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const x = tf.randomNormal<tf.Rank.R4>([2, 16, 16, 64]);
  * // Called by tfjs's maxPool gradient once registerWasmTrainingKernels() has run:
- * const g = tf.grad((t: tf.Tensor4D) => tf.maxPool(t, 3, 2, "same").sum())(x);
+ * const g = tf.grad((t) => tf.maxPool(t as tf.Tensor4D, 3, 2, "same").sum())(x);
  * ```
  */
 export function maxPoolGradWasm({ inputs, backend, attrs }: KernelArgs): TensorInfo {

@@ -38,7 +38,9 @@ import os from "node:os";
  *
  * @example
  * ```ts
- * await selectBackend("wasm", { threads: Math.min(navigator.hardwareConcurrency, MAX_WASM_THREADS) });
+ * import { selectBackend } from "./select.ts";
+ * const threads = Math.min(navigator.hardwareConcurrency, MAX_WASM_THREADS);
+ * await selectBackend("wasm", { threads });
  * ```
  */
 export const MAX_WASM_THREADS = 8;
@@ -76,6 +78,7 @@ const ASSIGN = "Object.assign(global,{";
  *
  * @example
  * ```ts
+ * declare const blobUrl: string; // the blob: URL tfjs-backend-wasm creates for its worker
  * const src = patchWorkerSource(await (await fetch(blobUrl)).text());
  * ```
  */
@@ -108,6 +111,8 @@ type WorkerClass = new (source: string | URL, options?: Record<string, unknown>)
  *
  * @example
  * ```ts
+ * import { setThreadsCount } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+ * import { tf } from "../tf.ts";
  * tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
  * setThreadsCount(2);
  * await withThreadedWasmWorkers(2, () => tf.setBackend("wasm"));

@@ -21,6 +21,7 @@ let installed = false;
  *
  * @example
  * ```ts
+ * import { startWebGpu } from "./webgpu.ts";
  * await startWebGpu(); installWebGpuFixes();
  * ```
  */

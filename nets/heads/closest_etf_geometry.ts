@@ -90,6 +90,10 @@ export const DEFAULT_GEOMETRY: GeometryOptions = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const d = 16, K = 4;
+ * const Y = tf.randomNormal<tf.Rank.R2>([d, K]); // the target from the class means
+ * const solution = solveGeometry(await Y.data(), d, K, null, DEFAULT_GEOMETRY);
  * console.log(solution.stats.iterations, solution.stats.gradientNorm);
  * if (solution.stats.hessianPositiveDefinite === false) console.log(solution.stats.backwardFallback);
  * ```
@@ -127,6 +131,11 @@ export type GeometryStats = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const d = 16, K = 4;
+ * const Y = tf.randomNormal<tf.Rank.R2>([d, K]);
+ * const Ydata = await Y.data();
+ * const previousU = solveGeometry(Ydata, d, K, null, DEFAULT_GEOMETRY).U; // the last step's U⋆
  * const sol = solveGeometry(Ydata, d, K, previousU, DEFAULT_GEOMETRY);
  * const U = applyGeometry(Y, sol);
  * sol.dispose();
@@ -156,6 +165,9 @@ function toTensor(A: Matrix): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const d = 16, K = 4;
+ * const Y = tf.randomNormal<tf.Rank.R2>([d, K]);
  * const sol = solveGeometry(await Y.data(), d, K, null, DEFAULT_GEOMETRY);
  * ```
  */
@@ -249,6 +261,10 @@ function vjp(sol: GeometrySolution, v: tf.Tensor2D): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const d = 16, K = 4;
+ * const Y = tf.randomNormal<tf.Rank.R2>([d, K]);
+ * const prev = null; // the previous step's solution U (null on the first step)
  * const U = applyGeometry(Y, solveGeometry(Y.dataSync(), d, K, prev, DEFAULT_GEOMETRY));
  * ```
  */

@@ -18,6 +18,8 @@ const detachOp = tf.customGrad(
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const h = tf.randomNormal<tf.Rank.R2>([8, 512]); // features, N×d
  * const muG = detach(tf.mean(h, 0)); // no gradient through the bias
  * ```
  */

@@ -59,6 +59,10 @@ export function emaWeight(t: number): number {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const state = initialFeatureAverage(4, 512);
+ * const h = tf.randomNormal<tf.Rank.R2>([8, 512]); // normalised features, N×d
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const { average, next } = featureAverageStep("ema", state, h, labels);
  * ```
  */

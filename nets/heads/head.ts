@@ -36,6 +36,11 @@ export function parseMethod(name: string, argument = "--method"): MethodName {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { fixedEtfHead } from "./fixed.ts";
+ * const head = fixedEtfHead({ featureDim: 512, numClasses: 4 });
+ * const h = normaliseFeatures(tf.randomNormal<tf.Rank.R2>([8, 512]), 5);
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const { logits, W, b } = head.forward(h, labels, true);
  * ```
  */
@@ -51,6 +56,10 @@ export type HeadOutput = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { fixedEtfHead } from "./fixed.ts";
+ * const head = fixedEtfHead({ featureDim: 512, numClasses: 4 });
+ * const h = normaliseFeatures(tf.randomNormal<tf.Rank.R2>([8, 512]), 5);
  * const { W, b } = head.classifier();
  * const logits = tf.add(tf.matMul(h, W, false, true), b);
  * tf.dispose([W, b]);
@@ -63,12 +72,18 @@ export type Classifier = { W: tf.Tensor2D; b: tf.Tensor1D };
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { standardHead } from "./standard.ts";
+ * const head = standardHead({ featureDim: 512, numClasses: 4, bias: false, seed: 1 });
+ * const hRaw = tf.randomNormal<tf.Rank.R2>([8, 512]); // the backbone's features
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const out = head.forward(normaliseFeatures(hRaw, 5), labels, true);
  * // … optimiser step …
  * head.afterStep();
  * ```
  */
 export interface Head {
+  /** The training method this head implements. */
   readonly method: MethodName;
   /** Number of classes K. */
   readonly numClasses: number;
@@ -100,6 +115,10 @@ export interface Head {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { fixedEtfHead } from "./fixed.ts";
+ * const head = fixedEtfHead({ featureDim: 512, numClasses: 4 });
+ * const h = normaliseFeatures(tf.randomNormal<tf.Rank.R2>([8, 512]), 5);
  * const logits = classify(h, head.classifier());
  * ```
  */
@@ -112,6 +131,10 @@ export function classify(h: tf.Tensor2D, c: Classifier): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const W = simplexEtfTensor(4); // K×K here (d = K)
+ * const h = normaliseFeatures(tf.randomNormal<tf.Rank.R2>([8, 4]), 5);
+ * const muG = tf.mean(h, 0) as tf.Tensor1D; // the batch's mean feature μ_G
  * const b = centringBias(W, muG);
  * ```
  */
@@ -128,6 +151,8 @@ export function centringBias(W: tf.Tensor2D, muG: tf.Tensor1D | null): tf.Tensor
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const hRaw = tf.randomNormal<tf.Rank.R2>([8, 512]); // the backbone's features
  * const h = normaliseFeatures(hRaw, 5);
  * ```
  */

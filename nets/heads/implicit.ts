@@ -38,6 +38,7 @@ import { centringBias, classify, type Head, type HeadOutput, simplexEtfTensor } 
  *
  * @example
  * ```ts
+ * const head = implicitHead({ featureDim: 512, numClasses: 10 });
  * const saved = head.getState(); // for a checkpoint
  * ```
  */
@@ -48,6 +49,11 @@ export type ImplicitState = { average: FeatureAverageState; U: Matrix | null };
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { normaliseFeatures } from "./head.ts";
+ * const head = implicitHead({ featureDim: 512, numClasses: 4 });
+ * const h = normaliseFeatures(tf.randomNormal<tf.Rank.R2>([8, 512]), 5);
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * await head.prepare(h, labels); // WebGPU only
  * const out = head.forward(h, labels, true);
  * head.afterStep();

@@ -5,7 +5,9 @@
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const net = createBackbone("resnet18", { width: 8, bias: false, seed: 1 });
+ * const x = tf.zeros([2, 32, 32, 3]); // a batch of two 32×32 RGB images
  * const h = tf.tidy(() => net.features(x, true));
  * net.dispose();
  * ```

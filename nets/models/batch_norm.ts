@@ -17,7 +17,9 @@
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const bn = batchNorm2d("bn1", 64, { affine: false });
+ * const x = tf.randomNormal([2, 8, 8, 64]);
  * const y = tf.tidy(() => bn.apply(x, true)); // x: [N, H, W, 64]
  * ```
  *
@@ -54,6 +56,7 @@ export interface BatchNormOptions {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const w = ownedVariable(tf.ones([3]), true);
  * ```
  */
@@ -71,7 +74,9 @@ export function ownedVariable(value: tf.Tensor, trainable: boolean): tf.Variable
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const bn = new BatchNorm("layer1.0.bn1", 64, 4, { affine: true });
+ * const x = tf.randomNormal([2, 8, 8, 64]); // NHWC
  * const y = bn.apply(x, true);
  * ```
  */
@@ -222,6 +227,8 @@ export class BatchNorm {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const gamma = tf.ones([64]), beta = tf.zeros([64]);
  * const o: BatchNormTrainingOptions = { weight: gamma, bias: beta, eps: 1e-5 };
  * ```
  */
@@ -254,6 +261,9 @@ export interface BatchNormTrainingOptions {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const x = tf.randomNormal([2, 8, 8, 64]);
+ * const gamma = tf.ones([64]), beta = tf.zeros([64]);
  * const y = batchNormTraining(x, { weight: gamma, bias: beta }); // x: [N, H, W, C]
  * ```
  */

@@ -10,7 +10,9 @@
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const net = mlp({ inputShape: [32, 32, 3], depth: 2, width: 16 });
+ * const x = tf.zeros([4, 32, 32, 3]);
  * const h = tf.tidy(() => net.features(x, true)); // [N, 16]
  * ```
  *

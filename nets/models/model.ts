@@ -22,6 +22,8 @@ export type ParameterKind =
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const variable = tf.variable(tf.zeros([7, 7, 3, 64]), true, "conv1.weight");
  * const p: Parameter = { name: "conv1.weight", variable, kind: "conv" };
  * ```
  */
@@ -33,6 +35,10 @@ export type Parameter = { name: string; variable: tf.Variable; kind: ParameterKi
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createBackbone } from "./backbones.ts";
+ * const model: Backbone = createBackbone("resnet18", { width: 8 });
+ * const x = tf.zeros([2, 32, 32, 3]);
  * const h = tf.tidy(() => model.features(x, true)); // training mode: batch statistics
  * ```
  */

@@ -16,6 +16,7 @@
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const net = resnet({ name: "resnet18", width: 8, seed: 1 });
  * const h = tf.tidy(() => net.features(tf.zeros([2, 32, 32, 3]), true)); // [2, 64]
  * net.dispose();
@@ -66,7 +67,10 @@ export interface ResNetOptions {
  *
  * @example
  * ```ts
+ * import { Rng } from "../../core/random.ts";
+ * import { tf } from "../tf.ts";
  * const conv = new Conv2d("conv1", new Rng(0), 3, 64, 7, 2, 3);
+ * const x = tf.zeros<tf.Rank.R4>([2, 32, 32, 3]);
  * const y = conv.apply(x); // [N, 16, 16, 64] for x [N, 32, 32, 3]
  * ```
  */
@@ -116,6 +120,7 @@ export class Conv2d {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * maxPool3x3Stride2(tf.zeros([2, 16, 16, 64])).shape; // [2, 8, 8, 64]
  * ```
  */
@@ -174,7 +179,9 @@ function checkInteger(argument: string, value: unknown, min: number, what: strin
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
  * const net = resnet({ name: "resnet50", width: 4, fixdim: 10 }); // featureDim 11
+ * const x = tf.zeros([2, 32, 32, 3]);
  * const h = tf.tidy(() => net.features(x, false)); // evaluation mode
  * ```
  */

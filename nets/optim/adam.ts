@@ -31,6 +31,8 @@ export type AdamOptions = {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../models/backbones.ts";
+ * const model = createBackbone("resnet18", { width: 8 });
  * const opt = adam(model.parameters, { lr: 1e-3 }, true); // AdamW
  * ```
  */

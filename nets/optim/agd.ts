@@ -24,7 +24,9 @@ import { checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
  *
  * @example
  * ```ts
- * agdScale({ name: "fc.weight", kind: "dense", variable: tf.variable(tf.zeros([512, 10])) }); // sqrt(10/512)
+ * import { tf } from "../tf.ts";
+ * const variable = tf.variable(tf.zeros([512, 10]));
+ * agdScale({ name: "fc.weight", kind: "dense", variable }); // sqrt(10/512)
  * ```
  */
 export function agdScale(p: Parameter): number {
@@ -52,6 +54,8 @@ function checkAgdParameters(parameters: readonly Parameter[]): void {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../models/backbones.ts";
+ * const model = createBackbone("resnet18", { width: 8 });
  * agdInitialise(model.parameters, 1);
  * ```
  */
@@ -85,7 +89,12 @@ export function agdInitialise(parameters: readonly Parameter[], seed: number): v
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createBackbone } from "../models/backbones.ts";
+ * const model = createBackbone("resnet18", { width: 8 });
+ * const x = tf.zeros([2, 32, 32, 3]);
  * const opt = agd(model.parameters, { gain: 10 });
+ * const { grads } = tf.variableGrads(() => tf.sum(model.features(x, true)) as tf.Scalar);
  * const { eta } = opt.step(grads);
  * ```
  */

@@ -42,6 +42,8 @@ export const DEFAULT_LR: Record<OptimiserName, number | null> = {
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../models/backbones.ts";
+ * const backbone = createBackbone("resnet18", { width: 8 });
  * const opt = createOptimiser("SGD", backbone.parameters, { lr: 0.1 });
  * ```
  */

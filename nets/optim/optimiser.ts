@@ -18,11 +18,20 @@ export type OptimiserName = typeof OPTIMISER_NAMES[number];
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createBackbone } from "../models/backbones.ts";
+ * import { agd } from "./agd.ts";
+ * const model = createBackbone("resnet18", { width: 8 });
+ * const optimiser: Optimiser = agd(model.parameters);
+ * const x = tf.zeros([2, 32, 32, 3]);
+ * const lossFn = () => tf.sum(model.features(x, true)) as tf.Scalar;
+ * const vars = model.parameters.map((p) => p.variable);
  * const { grads } = tf.variableGrads(lossFn, vars);
  * const { eta } = optimiser.step(grads); // AGD returns η (a scalar tensor) for logging
  * ```
  */
 export interface Optimiser {
+  /** Which optimiser this is. */
   readonly name: OptimiserName;
   /** The parameters it updates. */
   readonly parameters: readonly Parameter[];
@@ -75,6 +84,8 @@ export function gradientOf(grads: tf.NamedTensorMap, p: Parameter): tf.Tensor {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const state = { step: 3, tensors: new Map([["w.momentum_buffer", tf.zeros([3])]]) };
  * checkStateNames("SGD", new Set(["w.momentum_buffer"]), state.tensors);
  * ```
  */
@@ -101,6 +112,14 @@ export function checkStateNames(
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Parameter } from "../models/model.ts";
+ * const p: Parameter = {
+ *   name: "conv1.weight",
+ *   variable: tf.variable(tf.zeros([7, 7, 3, 64])),
+ *   kind: "conv",
+ * };
+ * const saved = tf.zeros([7, 7, 3, 64]); // e.g. its momentum buffer from a checkpoint
  * checkShape("conv1.weight", saved, p.variable);
  * ```
  */

@@ -24,6 +24,8 @@ export type SgdOptions = { lr?: number; momentum?: number; weightDecay?: number 
  *
  * @example
  * ```ts
+ * import { createBackbone } from "../models/backbones.ts";
+ * const model = createBackbone("resnet18", { width: 8 });
  * const opt = sgd(model.parameters, { lr: 0.05 });
  * ```
  */

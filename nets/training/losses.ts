@@ -48,6 +48,9 @@ export function parseLoss(name: string, argument = "--loss"): LossName {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const logits = tf.randomNormal<tf.Rank.R2>([8, 4]); // N×K
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const L = loss("CrossEntropyLoss", logits, labels);
  * ```
  */

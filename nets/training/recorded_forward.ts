@@ -57,7 +57,13 @@ function engineInternals(): EngineInternals {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createBackbone } from "../models/backbones.ts";
+ * const backbone = createBackbone("resnet18", { width: 8 });
+ * const x = tf.zeros([2, 32, 32, 3]);
+ * const variables = backbone.parameters.map((p) => p.variable);
  * const rec = recordForward(() => backbone.features(x, true));
+ * const dLdValue = tf.onesLike(rec.value); // ∂L/∂h from the head
  * try {
  *   const values = await rec.value.data(); // anything asynchronous
  *   const grads = rec.backward(dLdValue, variables);
@@ -85,6 +91,8 @@ export type RecordedForward<T extends tf.Tensor> = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const w = tf.variable(tf.tensor1d([1, 2, 3]));
  * const rec = recordForward(() => tf.square(w) as tf.Tensor1D);
  * const [dw] = rec.backward(tf.onesLike(rec.value), [w]); // 2w
  * rec.dispose();

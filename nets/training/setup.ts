@@ -69,6 +69,8 @@ export type SetupOptions = {
  *
  * @example
  * ```ts
+ * const options = { model: "resnet18", method: "implicit", numClasses: 10 };
+ * const { resolved } = createTrainingSetup(options);
  * console.log(JSON.stringify(resolved));
  * ```
  */
@@ -286,6 +288,7 @@ export function createTrainingSetup(
  *
  * @example
  * ```ts
+ * const labels = Int32Array.from({ length: 256 }, (_, i) => i % 10);
  * checkBatchLabels(labels, 10, { method: "implicit", stratified: true });
  * ```
  */

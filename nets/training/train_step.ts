@@ -29,7 +29,20 @@ import { tf } from "../tf.ts";
  *
  * @example
  * ```ts
- * const setup: TrainingSetup = { backbone, head, optimiser, loss: "CrossEntropyLoss", temperature: 5 };
+ * import { standardHead } from "../heads/standard.ts";
+ * import { createBackbone } from "../models/backbones.ts";
+ * import { sgd } from "../optim/sgd.ts";
+ * const backbone = createBackbone("resnet18", { width: 8 });
+ * const featureDim = backbone.featureDim;
+ * const head = standardHead({ featureDim, numClasses: 10, bias: false, seed: 1 });
+ * const optimiser = sgd([...backbone.parameters, ...head.parameters], { lr: 0.05 });
+ * const setup: TrainingSetup = {
+ *   backbone,
+ *   head,
+ *   optimiser,
+ *   loss: "CrossEntropyLoss",
+ *   temperature: 5,
+ * };
  * ```
  */
 export type TrainingSetup = {
@@ -46,6 +59,11 @@ export type TrainingSetup = {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainingSetup } from "./setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "standard", numClasses: 4 });
+ * const x = tf.randomNormal([8, 32, 32, 3]);
+ * const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const m = await trainStep(setup, x, y); console.log(m.loss, m.top1);
  * ```
  */
@@ -78,6 +96,10 @@ function isImplicit(head: Head): head is ImplicitHead {
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * const h = tf.randomNormal<tf.Rank.R2>([8, 16]), W = tf.randomNormal<tf.Rank.R2>([4, 16]);
+ * const logits = tf.matMul(h, W, false, true) as tf.Tensor2D; // N×K
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * const [top1, top5, cos] = batchMetrics(logits, labels, h, W).dataSync();
  * ```
  */
@@ -116,6 +138,11 @@ export function batchMetrics(
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainingSetup } from "./setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 4 });
+ * const x = tf.randomNormal([8, 32, 32, 3]);
+ * const labels = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
  * await trainStep(setup, x, labels, { implicitTarget: "ahead" });
  * ```
  */
@@ -127,6 +154,12 @@ export type TrainStepOptions = { implicitTarget?: "auto" | "inside" | "ahead" };
  *
  * @example
  * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainingSetup } from "./setup.ts";
+ * const { setup } = createTrainingSetup({ model: "resnet18", method: "implicit", numClasses: 4 });
+ * const batches: [tf.Tensor, tf.Tensor1D][] = [
+ *   [tf.randomNormal([8, 32, 32, 3]), tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32")],
+ * ];
  * for (const [x, y] of batches) console.log(await trainStep(setup, x, y));
  * ```
  */
