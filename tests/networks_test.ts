@@ -249,7 +249,14 @@ Deno.test("MLP and UFM feature shapes; UFM gathers rows of its N(0,1) matrix", (
   net.dispose();
   x.dispose();
 
-  const u = ufm({ numSamples: 2000, dim: 64, seed: 5 });
+  // The default scale is N(0, 1/d): rows of norm ≈ 1 (docs/method.md section 9, UFM).
+  const fresh = ufm({ numSamples: 2000, dim: 64, seed: 5 });
+  const fd = fresh.parameters[0].variable.dataSync();
+  let f2 = 0;
+  for (const v of fd) f2 += v * v;
+  assertAlmostEquals(Math.sqrt(f2 / fd.length), 1 / Math.sqrt(64), 0.00125, "UFM default init std");
+  fresh.dispose();
+  const u = ufm({ numSamples: 2000, dim: 64, seed: 5, std: 1 });
   assertEquals(u.featureDim, 64);
   assertEquals(u.parameters.map((p) => [p.name, p.kind]), [["features", "features"]]);
   const H = u.parameters[0].variable;

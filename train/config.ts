@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../core/errors.ts";
+import { modelDefaults } from "./recipes.ts";
 
 /** The resolved configuration of one training run (recorded in the run directory). */
 export type TrainConfig = {
@@ -248,6 +249,8 @@ export function helpText(method: TrainConfig["method"] | null): string {
     "",
     ...lines,
     "  --no-bias, --no-stratified_batch   turn the flag off",
+    "  --model ufm: the UFM recipe sets --optimiser SGD --lr 0.1 --epochs 2000 --dataset_size 1000",
+    "               --feature_dim 512 --checkpoint_every 100 and full batches (flags override)",
     "  --help               this text",
   ].join("\n");
 }
@@ -372,6 +375,15 @@ export function parseTrainArgs(
       );
     }
     record[f.key] = n;
+  }
+  // The model's recipe (train/recipes.ts): over the paper's defaults, under --preset and flags.
+  for (
+    const [key, value] of Object.entries(
+      modelDefaults(config.model, config.method, config.optimiser),
+    )
+  ) {
+    const k = key as keyof TrainConfig;
+    if (!flags.has(k) && !(config.preset !== null && k in QUICK_PRESET)) record[k] = value;
   }
   validate(config);
   if (config.uid === "") {
