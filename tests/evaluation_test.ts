@@ -230,7 +230,9 @@ for (const method of ["fixed", "implicit"] as const) {
       };
       const c = setup.head.classifier();
       try {
+        const before = tf.memory().numTensors;
         const a = await evaluateAccuracy(net, classSorted, c, { batchSize: 12 });
+        assertEquals(tf.memory().numTensors, before, "evaluation leaks no tensors");
         const b = await evaluateAccuracy(net, sorted, c, { batchSize: 5 });
         const whole = await evaluateAccuracy(net, sorted, c, { batchSize: n });
         assertEquals([a.top1, a.top5], [whole.top1, whole.top5]);
