@@ -29,7 +29,7 @@ export {
   toRows,
   transpose,
 } from "./solver/matrix.ts";
-export { InputError, InvalidArgumentError } from "./core/errors.ts";
+export { InputError, InvalidArgumentError, isInputError } from "./core/errors.ts";
 export {
   ETF_SOLVERS,
   type EtfSolver,

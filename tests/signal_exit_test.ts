@@ -113,7 +113,12 @@ async function interrupt(
 
 /** The run stopped as an interruption does: after a step, saying how to resume. */
 function assertStoppedCleanly(r: Interrupted, what: string): void {
-  assert(/interrupted in epoch \d+; .*resume with: deno task train:fixed/.test(r.stderr), r.stderr);
+  // Interrupted in epoch 1, before any checkpoint: the message says --resume starts again.
+  assert(
+    /interrupted in epoch \d+, before the first checkpoint; deno task train:fixed .*--resume starts the run again/
+      .test(r.stderr),
+    r.stderr,
+  );
   assert(!r.stderr.includes("    at "), `${what}: stack trace:\n${r.stderr}`);
   assert(r.closedAfter < 60, `${what}: the run went on ${r.closedAfter.toFixed(1)} s`);
 }

@@ -191,11 +191,8 @@ Deno.test("train task: --resume keeps the planned epochs; --epochs extends the p
   const r = await runTask("fixed", [...common, "--epochs", "2", "--uid", uid]);
   assertEquals(r.code, 0, r.stderr);
   // Resume from epoch 1 without --epochs: the run's plan (2) holds, not the default (200).
+  // The checkpoint's path alone names the run (no --storage, no --uid).
   const again = await runTask("fixed", [
-    "--storage",
-    storage,
-    "--uid",
-    uid,
     "--resume_checkpoint",
     join(storage, uid, "checkpoints/model-epoch-0001.safetensors"),
   ]);
@@ -220,7 +217,10 @@ Deno.test("train task: --resume keeps the planned epochs; --epochs extends the p
   const done = await runTask("fixed", ["--storage", storage, "--uid", uid, "--resume"]);
   assertEquals(done.code, 0, done.stderr);
   assertEquals(readLines(join(storage, uid, "epochs.jsonl")).map((e) => e.epoch), [1, 2, 3]);
-  // A flag that would change the run, or another task's method, is refused by name.
+  // A flag that would change the run, or another task's method, is refused by name, and
+  // nothing of the run changes (not even its log).
+  const files = ["log.txt", "config.json", "epochs.jsonl", "steps.jsonl"];
+  const before = files.map((f) => Deno.readTextFileSync(join(storage, uid, f)));
   for (
     const [method, args, mention] of [
       ["fixed", ["--seed", "7"], ["--seed", "1", "7"]],
@@ -233,6 +233,7 @@ Deno.test("train task: --resume keeps the planned epochs; --epochs extends the p
     assertEquals(bad.code, 2, `${args}: ${bad.stderr}`);
     for (const m of mention) assert(bad.stderr.includes(m), `${args}: ${m} in ${bad.stderr}`);
   }
+  assertEquals(files.map((f) => Deno.readTextFileSync(join(storage, uid, f))), before);
 });
 
 Deno.test("train task: the UFM honours --batch_size (full batches by default)", async () => {
@@ -366,12 +367,19 @@ Deno.test("train task: bad input exits 2 with one line and no stack trace", asyn
     [["--backend", "gpu"], "backend"],
     [["--bogus"], "bogus"],
     [["--batch_size", "5"], "--batch_size"],
-    [["--uid", "files-implicit"], "--force"],
+    [["--uid", "taken"], "--force"],
     // Flags the run would ignore are refused.
     [["--lr", "0.1"], "--lr"],
     [["--width", "8"], "--width"],
     [["--gain", "5", "--optimiser", "SGD"], "--gain"],
+    [["--data_dir", "/tmp", "--dataset", "synthetic"], "--data_dir"],
+    // node:util's multi-line messages come out as one line.
+    [["--epochs", "-3"], "--epochs"],
+    [["--sample_size", "100000"], "--sample_size"],
   ];
+  // An existing run directory (not this test's to overwrite).
+  Deno.mkdirSync(join(storage, "taken"), { recursive: true });
+  Deno.writeTextFileSync(join(storage, "taken", "config.json"), "{}");
   for (const [args, mention] of cases) {
     const r = await runTask("implicit", [
       ...TINY,
@@ -392,6 +400,37 @@ Deno.test("train task: bad input exits 2 with one line and no stack trace", asyn
       `${args}: ${r.stderr}`,
     );
     assert(!r.stderr.includes("    at "), `${args}: stack trace in ${r.stderr}`);
+  }
+});
+
+Deno.test("train task: a model that cannot read the dataset is refused before anything is written", async () => {
+  for (
+    const [model, dataset, uid] of [
+      ["resnet18", "synthetic", "resnet-on-features"],
+      ["ufm", "mnist", "ufm-on-images"],
+    ]
+  ) {
+    const r = await runTask("standard", [
+      "--model",
+      model,
+      "--dataset",
+      dataset,
+      "--backend",
+      "cpu",
+      "--storage",
+      storage,
+      "--uid",
+      uid,
+    ]);
+    assertEquals(r.code, 2, r.stderr);
+    assert(r.stderr.trim().split("\n").at(-1)!.startsWith("train: --model: "), r.stderr);
+    let exists = true;
+    try {
+      Deno.statSync(join(storage, uid));
+    } catch {
+      exists = false;
+    }
+    assert(!exists, `${uid}: a run directory was written`);
   }
 });
 

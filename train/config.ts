@@ -91,9 +91,9 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "lr",
     key: "lr",
     kind: "number",
-    help: "learning rate (SGD 0.05, Adam/AdamW 1e-3; AGD has none)",
+    help: "learning rate (not for AGD, which has none)",
   },
-  { flag: "gain", key: "gain", kind: "number", help: "AGD gain (10; AGD only)" },
+  { flag: "gain", key: "gain", kind: "number", help: "AGD gain" },
   { flag: "batch_size", key: "batchSize", kind: "int", help: "batch size" },
   { flag: "epochs", key: "epochs", kind: "int", help: "epochs" },
   {
@@ -106,7 +106,7 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "bias",
     key: "bias",
     kind: "bool",
-    help: "affine BatchNorm and classifier bias (--no-bias: none, the default)",
+    help: "affine BatchNorm and classifier bias (--no-bias: none)",
   },
   {
     flag: "loss",
@@ -119,7 +119,7 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "uid",
     key: "uid",
     kind: "string",
-    help: "run name (default: dataset-model-method-seedN)",
+    help: "run name",
   },
   { flag: "storage", key: "storage", kind: "string", help: "directory holding run directories" },
   { flag: "data_dir", key: "dataDir", kind: "string", help: "dataset directory" },
@@ -128,9 +128,14 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "stratified_batch",
     key: "stratifiedBatch",
     kind: "bool",
-    help: "class-stratified batches (default for implicit)",
+    help: "class-stratified batches",
   },
-  { flag: "sample_size", key: "sampleSize", kind: "int", help: "samples per class (default: all)" },
+  {
+    flag: "sample_size",
+    key: "sampleSize",
+    kind: "int",
+    help: "samples per class (the first N of each)",
+  },
   {
     flag: "resume",
     key: "resume",
@@ -145,11 +150,11 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   { flag: "fixdim", key: "fixdim", kind: "bool", help: "the last ResNet block emits K+1 channels" },
   { flag: "backend", key: "backend", kind: "string", help: "auto | webgpu | wasm | cpu" },
-  { flag: "threads", key: "threads", kind: "int", help: "wasm threads (default 1)" },
+  { flag: "threads", key: "threads", kind: "int", help: "wasm threads" },
   { flag: "width", key: "width", kind: "int", help: "MLP hidden width" },
   { flag: "depth", key: "depth", kind: "int", help: "MLP hidden layers" },
   { flag: "resnet_width", key: "resnetWidth", kind: "int", help: "ResNet base channel count" },
-  { flag: "num_classes", key: "numClasses", kind: "int", help: "classes (default: the dataset's)" },
+  { flag: "num_classes", key: "numClasses", kind: "int", help: "classes" },
   { flag: "force", key: "force", kind: "bool", help: "overwrite an existing run directory" },
   { flag: "etf_solver", key: "etfSolver", kind: "string", help: "trust-regions | closed-form" },
   { flag: "etf_backward", key: "etfBackward", kind: "string", help: "ddn | closed-form | none" },
@@ -161,13 +166,19 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "epochs between checkpoints (and the last)",
   },
   { flag: "dataset_size", key: "datasetSize", kind: "int", help: "synthetic: samples" },
-  { flag: "feature_dim", key: "featureDim", kind: "int", help: "synthetic: feature dimension" },
+  {
+    flag: "feature_dim",
+    key: "featureDim",
+    kind: "int",
+    help: "synthetic and UFM: feature dimension",
+  },
   { flag: "image_size", key: "imageSize", kind: "int", help: "folder: image size" },
   {
     flag: "preset",
     key: "preset",
     kind: "string",
-    help: "quick: ResNet18 width 16, 100 MNIST images per class, 18 epochs, batch 100",
+    help:
+      "quick: ResNet18 width 16, the first 100 MNIST images per class, 18 epochs, batch 100, checkpoint every 6",
   },
 ];
 
@@ -224,6 +235,19 @@ export const QUICK_PRESET: Partial<TrainConfig> = {
   checkpointEvery: 6,
 };
 
+/** How `--help` shows defaults that are resolved later (by the method, the optimiser, the data). */
+const SHOWN_DEFAULTS: Partial<Record<keyof TrainConfig, string>> = {
+  optimiser: "AGD; SGD for the UFM",
+  lr: "SGD 0.05 (UFM 0.1), Adam/AdamW 1e-3",
+  gain: "10, AGD only",
+  uid: "dataset-model-method-seedN",
+  stratifiedBatch: "on for implicit",
+  sampleSize: "all",
+  threads: "1",
+  numClasses: "the dataset's",
+  preset: "none",
+};
+
 /**
  * The `--help` text, with defaults.
  *
@@ -236,11 +260,7 @@ export function helpText(method: TrainConfig["method"] | null): string {
   const d = defaultConfig(method ?? "implicit");
   const lines = FLAGS.map(({ flag, key, help }) => {
     const value = d[key];
-    const shown = key === "stratifiedBatch"
-      ? "on for implicit"
-      : value === null
-      ? "-"
-      : String(value);
+    const shown = SHOWN_DEFAULTS[key] ?? (value === null ? "-" : String(value));
     return `  --${flag.padEnd(18)} ${help} (default: ${shown})`;
   });
   return [
@@ -312,7 +332,8 @@ export function parseTrainArgs(
   } catch (e) {
     throw new InvalidArgumentError(
       "arguments",
-      (e as Error).message.replace(/\. To specify.*$/, ""),
+      // node:util's messages can span lines ("… is ambiguous …\nDid you forget …"): one line.
+      (e as Error).message.replace(/\. To specify.*$/s, "").replace(/\s*\n\s*/g, " "),
     );
   }
   if (values.help) return "help";
@@ -476,6 +497,11 @@ const APPLIES: readonly {
     only: "--dataset synthetic or --model ufm",
   },
   { keys: ["imageSize"], when: (c) => c.dataset === "folder", only: "--dataset folder" },
+  {
+    keys: ["dataDir"],
+    when: (c) => c.dataset !== "synthetic",
+    only: "datasets read from files (not --dataset synthetic)",
+  },
   {
     keys: ["threads"],
     when: (c) => c.backend === "wasm" || c.backend === "auto",

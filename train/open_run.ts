@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { Dataset, DatasetSplit } from "../data/dataset.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
@@ -132,14 +132,19 @@ export function resumedConfig(stored: TrainConfig, request: TrainRequest): Train
     if (JSON.stringify(before) !== JSON.stringify(value)) {
       throw new InvalidArgumentError(
         flagName(key),
-        `the run ${stored.uid} was started with ${JSON.stringify(before)}, given ${
-          JSON.stringify(value)
+        `the run ${stored.uid} was started with ${shown(before)}, given ${
+          shown(value)
         }; a resumed run keeps its configuration (only --epochs, --backend, --threads, ` +
           "--log_interval and --data_dir may change): drop the flag, or start a new run",
       );
     }
   }
   return config;
+}
+
+/** A stored or given value in an error ("" and null are the flag's default). */
+function shown(v: unknown): string {
+  return v === "" || v === null ? "the default" : JSON.stringify(v);
 }
 
 /** The network set-up a configuration asks for (`extra`: what only the dataset tells). */
@@ -203,11 +208,16 @@ function trainingBatchSize(
  */
 export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun> {
   const requested = request.config;
-  const runPath = join(expandHome(requested.storage), requested.uid);
+  const runPath = runPathOf(request);
   const resuming = requested.resume || requested.resumeCheckpoint !== null;
-  let run: RunDirectory | null = resuming ? await RunDirectory.open(runPath) : null;
+  let run: RunDirectory | null = resuming
+    ? await RunDirectory.open(runPath, requested.resume ? "--resume" : "--resume_checkpoint")
+    : null;
   if (run === null) await RunDirectory.checkAvailable(runPath, { force: requested.force });
+  // Log lines wait here until the run is validated: bad input writes nothing, to a fresh run's
+  // directory or to a resumed run's log.
   const pending: string[] = [];
+  let validated = false;
   let config = requested;
   if (run !== null) {
     const stored = (await run.readJson<{ config: TrainConfig }>("config.json")).config;
@@ -217,8 +227,12 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   }
   const log = async (line: string) => {
     io.log(line);
-    if (run === null) pending.push(line);
+    if (run === null || !validated) pending.push(line);
     else await run.log(line);
+  };
+  const flush = async (dir: RunDirectory) => {
+    validated = true;
+    for (const line of pending.splice(0)) await dir.log(line);
   };
 
   // Names and values first (no backend, data or model yet): bad input fails at once.
@@ -250,6 +264,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     );
   }
   const isUfm = config.model === "ufm";
+  checkModelFitsData(config, split);
   const transform = new BatchTransform(split, { train: true });
   const pipeline: PipelineOptions = {
     batchSize: trainingBatchSize(config, request, split),
@@ -268,7 +283,8 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
       `got ${pipeline.batchSize} < K = ${K}: stratified batches need every class in every batch`,
     );
   }
-  epochPlan(split, pipeline); // validates the batching options before anything is written
+  // Validates the batching options before anything is written, naming the flags.
+  withFlagNames(() => epochPlan(split, pipeline));
   const { setup, resolved, dispose } = createTrainingSetup(
     setupOptions(config, {
       numClasses: K,
@@ -281,7 +297,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   try {
     if (run === null) {
       run = await RunDirectory.create(runPath, { force: requested.force });
-      for (const line of pending) await run.log(line);
+      await flush(run);
       await run.writeJson("config.json", {
         config,
         resolved,
@@ -302,8 +318,19 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
         createdAt: new Date().toISOString(),
       });
     } else {
-      ({ start, lastCheckpoint } = await restore(run, config, setup, log));
-      await extendPlan(run, config, start.epoch, log);
+      const resumed = await restore(run, config, setup);
+      start = resumed.start;
+      lastCheckpoint = resumed.lastCheckpoint;
+      if (config.epochs < start.epoch) {
+        throw new InvalidArgumentError(
+          "--epochs",
+          `got ${config.epochs}, but the run has completed ${start.epoch} epochs; allowed: ≥ ${start.epoch}`,
+        );
+      }
+      // Validated: from here on the run's files change.
+      await flush(run);
+      await resumed.commit(log);
+      await extendPlan(run, config, log);
     }
   } catch (e) {
     dispose();
@@ -339,46 +366,115 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   };
 }
 
-/** Loads the checkpoint to resume from (the latest, or `--resume_checkpoint`). */
+/**
+ * The run directory a request names: `<storage>/<uid>`, or, for `--resume_checkpoint FILE`
+ * without `--uid`, the run that holds FILE (`<run>/checkpoints/model-epoch-NNNN.safetensors`).
+ */
+function runPathOf(request: TrainRequest): string {
+  const c = request.config;
+  if (c.resumeCheckpoint !== null && !request.flags.has("uid")) {
+    const file = resolve(expandHome(c.resumeCheckpoint));
+    if (basename(dirname(file)) !== "checkpoints") {
+      throw new InvalidArgumentError(
+        "--resume_checkpoint",
+        `${file} is not in a run's checkpoints/ folder; pass --storage and --uid of its run too`,
+      );
+    }
+    return dirname(dirname(file));
+  }
+  return join(expandHome(c.storage), c.uid);
+}
+
+/** Refuses a model that cannot use the dataset's samples (before anything is written). */
+function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
+  const images = split.images !== null;
+  if (config.model.startsWith("resnet") && !images) {
+    throw new InvalidArgumentError(
+      "--model",
+      `${config.model} needs images, but --dataset ${config.dataset} gives feature vectors ` +
+        `[${split.sampleShape}]; use --model mlp (or ufm)`,
+    );
+  }
+  if (config.model === "ufm" && config.dataset !== "synthetic") {
+    throw new InvalidArgumentError(
+      "--model",
+      `ufm learns one free feature per sample and never reads the samples; --dataset ${config.dataset} ` +
+        "would only lend it labels: use --dataset synthetic (N from --dataset_size, K from --num_classes)",
+    );
+  }
+}
+
+/** Runs `f`, renaming the pipeline's option names in its input errors to the flags'. */
+function withFlagNames<T>(f: () => T): T {
+  const flags: Record<string, string> = {
+    batchSize: "--batch_size",
+    sampleSize: "--sample_size",
+    numClasses: "--num_classes",
+  };
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InvalidArgumentError && flags[e.argument] !== undefined) {
+      throw new InvalidArgumentError(
+        flags[e.argument],
+        e.message.slice(e.argument.length + 2),
+      );
+    }
+    throw e;
+  }
+}
+
+/**
+ * Loads the checkpoint to resume from (the latest, or `--resume_checkpoint`) into the set-up;
+ * `commit` then cuts the run's logs back to it (only once the resume is validated).
+ */
 async function restore(
   runDir: RunDirectory,
   config: TrainConfig,
   setup: TrainingSetup,
-  log: (line: string) => Promise<void>,
-): Promise<{ start: { epoch: number; globalStep: number }; lastCheckpoint: string }> {
-  const latest = config.resumeCheckpoint !== null
-    ? {
-      model: config.resumeCheckpoint,
-      state: config.resumeCheckpoint.replace("model-epoch-", "state-epoch-"),
-    }
+): Promise<{
+  start: { epoch: number; globalStep: number };
+  lastCheckpoint: string;
+  commit(log: (line: string) => Promise<void>): Promise<void>;
+}> {
+  // --resume_checkpoint is a path as the user typed it (relative to the working directory);
+  // latest.json's names are relative to the run directory.
+  const given = config.resumeCheckpoint === null
+    ? null
+    : resolve(expandHome(config.resumeCheckpoint));
+  const latest = given !== null
+    ? { model: given, state: join(dirname(given), basename(given).replace("model-", "state-")) }
     : await runDir.latest();
   if (latest === null) {
-    await log("resume: no checkpoint yet, starting from epoch 1");
-    return { start: { epoch: 0, globalStep: 0 }, lastCheckpoint: "none" };
+    return {
+      start: { epoch: 0, globalStep: 0 },
+      lastCheckpoint: "none",
+      commit: (log) => log("resume: no checkpoint yet, starting from epoch 1"),
+    };
   }
-  const modelPath = latest.model.startsWith("/") ? latest.model : runDir.file(latest.model);
-  const statePath = latest.state.startsWith("/") ? latest.state : runDir.file(latest.state);
+  const modelPath = given !== null ? latest.model : runDir.file(latest.model);
+  const statePath = given !== null ? latest.state : runDir.file(latest.state);
   await loadModelCheckpoint(modelPath, modelStateOf(setup));
   const { epoch, globalStep } = await loadTrainingState(statePath, setup.optimiser, setup.head);
-  await runDir.truncateJsonLines("steps.jsonl", epoch);
-  await runDir.truncateJsonLines("epochs.jsonl", epoch);
-  await log(`resume: continuing after epoch ${epoch} (step ${globalStep}) from ${latest.model}`);
-  return { start: { epoch, globalStep }, lastCheckpoint: `epoch ${epoch} (${latest.model})` };
+  return {
+    start: { epoch, globalStep },
+    lastCheckpoint: `epoch ${epoch} (${latest.model})`,
+    async commit(log) {
+      await runDir.truncateJsonLines("steps.jsonl", epoch);
+      await runDir.truncateJsonLines("epochs.jsonl", epoch);
+      await log(
+        `resume: continuing after epoch ${epoch} (step ${globalStep}) from ${latest.model}`,
+      );
+    },
+  };
 }
 
 /** Records a changed `--epochs` in config.json (so the next resume keeps the new plan). */
 async function extendPlan(
   runDir: RunDirectory,
   config: TrainConfig,
-  completed: number,
   log: (line: string) => Promise<void>,
 ): Promise<void> {
-  if (config.epochs < completed) {
-    throw new InvalidArgumentError(
-      "--epochs",
-      `got ${config.epochs}, but the run has completed ${completed} epochs; allowed: ≥ ${completed}`,
-    );
-  }
   const file = await runDir.readJson<{ config: TrainConfig }>("config.json");
   if (file.config.epochs !== config.epochs) {
     await log(`resume: the plan changes from ${file.config.epochs} to ${config.epochs} epochs`);

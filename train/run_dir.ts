@@ -69,11 +69,11 @@ export class RunDirectory {
     return new RunDirectory(path);
   }
 
-  /** Opens an existing run directory to resume it. */
-  static async open(path: string): Promise<RunDirectory> {
+  /** Opens an existing run directory to resume it (`flag` names the flag in errors). */
+  static async open(path: string, flag = "--resume"): Promise<RunDirectory> {
     if (!(await exists(join(path, "config.json")))) {
       throw new InvalidArgumentError(
-        "--resume",
+        flag,
         `no run to resume at ${path} (config.json is missing)`,
       );
     }

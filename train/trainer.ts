@@ -137,8 +137,11 @@ async function epochs(
       return outcome("diverged", message);
     }
     if (result.status === "interrupted") {
-      const message = `interrupted in epoch ${epoch}; the last complete checkpoint is ` +
-        `${lastCheckpoint}; resume with: ${resumeHint}`;
+      const message = lastCheckpoint === "none"
+        ? `interrupted in epoch ${epoch}, before the first checkpoint; ${resumeHint} starts ` +
+          "the run again from epoch 1"
+        : `interrupted in epoch ${epoch}; the last complete checkpoint is ${lastCheckpoint}; ` +
+          `resume with: ${resumeHint}`;
       await run.log(message);
       return outcome("interrupted", message);
     }
