@@ -73,3 +73,4 @@ export {
   type TrustRegionResult,
   trustRegions,
 } from "./solver/trust_regions.ts";
+export { type NcInput, type NcMetrics, ncMetrics } from "./analysis/nc_metrics.ts";

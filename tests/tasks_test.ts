@@ -280,6 +280,7 @@ Deno.test("tasks: the benchmarks and the demo start and finish through deno task
     ],
     ["bench:linalg", ["--filter", "no benchmark has this name"]],
     ["bench:pipeline", ["--filter", "no benchmark has this name"]],
+    ["bench:nc", ["--filter", "no benchmark has this name"]],
   ];
   for (const [name, args] of cases) {
     const r = await task(name, args);
