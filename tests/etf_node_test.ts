@@ -404,3 +404,32 @@ Deno.test("prepareEtfBackward: one preparation, many applications, and its error
     "U: is not the solution",
   );
 });
+
+Deno.test("etf node: the closed-form backward after a solve short of polar(A) falls back to DDN", () => {
+  const K = 10;
+  const prox = nearestEtf(randomTarget(111, d, K), { solver: "closed-form" }).U;
+  const Y = randomTarget(112, d, K); // a large jump: no iteration leaves U far from polar(A)
+  const options = { ...DEFAULT_GEOMETRY, maxIterations: 0 };
+  // The library refuses the closed form there (it differentiates polar(A), not this U) …
+  const asked = solveGeometry(Y.data, d, K, prox, { ...options, backward: "closed-form" });
+  const ddn = solveGeometry(Y.data, d, K, prox, { ...options, backward: "ddn" });
+  try {
+    // … the node differentiates the returned U by DDN instead, and says so.
+    assertEquals(asked.stats.backwardFallback, "ddn");
+    assertEquals(ddn.stats.backwardFallback, "none");
+    const V = float32Direction(113, d, K);
+    const lu = nearestEtfVjp(Y, asked.U, V, {
+      prox,
+      schur: "dense-lu",
+      requirePositiveDefinite: false,
+    });
+    assertAtMost(
+      relativeError(nodeGradient(Y, asked, V), lu.data),
+      F32_TOLERANCE,
+      "fallback node vs dense LU",
+    );
+  } finally {
+    asked.dispose();
+    ddn.dispose();
+  }
+});

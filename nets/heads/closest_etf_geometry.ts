@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../../core/errors.ts";
 import { prepareEtfBackward } from "../../solver/etf_backward.ts";
 import { type Matrix, matrix } from "../../solver/matrix.ts";
 import { type EtfSolver, nearestEtf } from "../../solver/nearest_etf.ts";
@@ -112,9 +113,11 @@ export type GeometryStats = {
   hessianPositiveDefinite?: boolean;
   /**
    * "none": the exact implicit backward (also for a non-singular indefinite B);
-   * "pseudo-inverse": numerically singular eigenvalue pairs were given weight 0.
+   * "pseudo-inverse": numerically singular eigenvalue pairs were given weight 0;
+   * "ddn": the closed-form backward was asked for, but the solve did not reach polar(A) (or A
+   * was rank-deficient), so the DDN backward at the returned U was used.
    */
-  backwardFallback?: "none" | "pseudo-inverse";
+  backwardFallback?: "none" | "pseudo-inverse" | "ddn";
   /** How many eigenvalue pairs (i ≤ j) were treated as singular (0 unless "pseudo-inverse"). */
   backwardSingularPairs?: number;
   feasibility?: {
@@ -203,12 +206,24 @@ export function solveGeometry(
   let c = 2 / Math.sqrt(K - 1);
   let backward: Partial<GeometryStats> = {};
   if (options.backward !== "none") {
-    const f = prepareEtfBackward(Y, r.U, {
-      prox,
-      delta: options.delta,
-      method: options.backward,
-      requirePositiveDefinite: false,
-    });
+    const prepare = (method: "ddn" | "closed-form") =>
+      prepareEtfBackward(Y, r.U, {
+        prox,
+        delta: options.delta,
+        method,
+        requirePositiveDefinite: false,
+      });
+    // The closed form differentiates polar(A); a trust-region solve stopped short of it (30
+    // iterations) is differentiated as the critical point it is, by DDN, rather than ending the
+    // run: the step's diagnostics say so.
+    let f: ReturnType<typeof prepare>, fellBack = false;
+    try {
+      f = prepare(options.backward);
+    } catch (e) {
+      if (!(options.backward === "closed-form" && e instanceof InvalidArgumentError)) throw e;
+      f = prepare("ddn");
+      fellBack = true;
+    }
     c = f.c;
     if (f.U.data !== r.U.data) tensors.Ub = toTensor(f.U);
     tensors.Q = toTensor(f.Q);
@@ -220,7 +235,7 @@ export function solveGeometry(
     backward = {
       hessianMinEigenvalue: dg.hessianMinEigenvalue,
       hessianPositiveDefinite: dg.hessianPositiveDefinite,
-      backwardFallback: dg.fallback,
+      backwardFallback: fellBack ? "ddn" : dg.fallback,
       backwardSingularPairs: dg.singularPairs,
     };
   }
