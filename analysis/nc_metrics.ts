@@ -171,8 +171,19 @@ function distanceToEtf(A: Float64Array, K: number): number {
   return Math.sqrt(sum);
 }
 
+/** The Euclidean norms of A's rows. */
+function rowNorms(A: Matrix): Float64Array {
+  const out = new Float64Array(A.rows);
+  for (let r = 0; r < A.rows; r++) {
+    let s = 0;
+    for (let j = 0; j < A.cols; j++) s += A.data[r * A.cols + j] ** 2;
+    out[r] = Math.sqrt(s);
+  }
+  return out;
+}
+
 /** std (ddof 1) / mean of positive values. */
-function variation(values: number[]): number {
+function variation(values: Float64Array): number {
   const n = values.length;
   const mean = values.reduce((a, v) => a + v, 0) / n;
   const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
@@ -225,12 +236,7 @@ export function ncMetrics(input: NcInput): NcMetrics {
       Wc.data[k * d + j] = W.data[k * d + j] - m / K;
     }
   }
-  const wcNorm = new Float64Array(K);
-  for (let k = 0; k < K; k++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += Wc.data[k * d + j] ** 2;
-    wcNorm[k] = Math.sqrt(s);
-  }
+  const wcNorm = rowNorms(Wc);
   const muMatrix = matrix(K, d, mu);
   const muNorm2 = new Float64Array(K);
   for (let k = 0; k < K; k++) {
@@ -319,15 +325,9 @@ export function ncMetrics(input: NcInput): NcMetrics {
   for (const v of Hbar.data) traceB += v * v;
   traceB /= K;
 
-  // VCI: Σ_T = Σ_B + Σ_W (d×d).
-  const total = matrix(d, d);
-  for (let a = 0; a < d; a++) {
-    for (let c = 0; c < d; c++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += Hbar.data[k * d + a] * Hbar.data[k * d + c];
-      total.data[a * d + c] = s / K + scatter.data[a * d + c];
-    }
-  }
+  // VCI: Σ_T = Σ_B + Σ_W (d×d), Σ_B = H̄·H̄ᵀ/K (the Gram matrix of Hbar's rows).
+  const total = gram(Hbar);
+  for (let q = 0; q < d * d; q++) total.data[q] = total.data[q] / K + scatter.data[q];
   const { values: tv, vectors: TV } = symmetricEigen(total);
   const tolT = rankTolerance(tv, d, K);
   let trTB = 0; // tr(Σ_T⁺Σ_B) = (1/K) Σ_e ‖H̄ v_e‖²/τ_e
@@ -366,17 +366,7 @@ export function ncMetrics(input: NcInput): NcMetrics {
     for (let j = 0; j < d; j++) s += W.data[k * d + j] * muG[j];
     nc4 += s * s;
   }
-  const wNorms = Array.from({ length: K }, (_, k) => {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += W.data[k * d + j] ** 2;
-    return Math.sqrt(s);
-  });
-  const hNorms = Array.from({ length: K }, (_, k) => {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += Hbar.data[k * d + j] ** 2;
-    return Math.sqrt(s);
-  });
-  const wEquinorm = variation(wNorms), hEquinorm = variation(hNorms);
+  const wEquinorm = variation(rowNorms(W)), hEquinorm = variation(rowNorms(Hbar));
   let marginSum = 0;
   for (const m of margins) marginSum += m;
   margins.sort();
@@ -420,10 +410,11 @@ function meanNumericalRank(
   let sum = 0;
   for (let k = 0; k < K; k++) {
     const n = counts[k], rows = members[k];
-    const G = n <= d ? matrix(n, n) : matrix(d, d);
+    // F·Fᵀ (n×n) for a small class, else FᵀF (d×d) summed over blocks of rows.
+    const small = n <= d, G = small ? matrix(n, n) : matrix(d, d);
     let frob2 = 0;
-    for (let start = 0; start < n; start += BLOCK) {
-      const B = Math.min(BLOCK, n - start);
+    for (let start = 0; start < n; start += small ? n : BLOCK) {
+      const B = small ? n : Math.min(BLOCK, n - start);
       const F = matrix(B, d);
       for (let r = 0; r < B; r++) {
         const i = rows[start + r];
@@ -433,18 +424,8 @@ function meanNumericalRank(
           frob2 += v * v;
         }
       }
-      if (n > d) {
-        const g = gram(F);
-        for (let q = 0; q < d * d; q++) G.data[q] += g.data[q];
-      }
-    }
-    if (n <= d) {
-      const F = matrix(n, d);
-      rows.forEach((i, r) => {
-        for (let j = 0; j < d; j++) F.data[r * d + j] = h[i * d + j];
-      });
-      const g = matmulNT(F, F);
-      G.data.set(g.data);
+      const g = small ? matmulNT(F, F) : gram(F);
+      for (let q = 0; q < g.data.length; q++) G.data[q] += g.data[q];
     }
     if (frob2 === 0) continue;
     const { values } = symmetricEigen(G);

@@ -22,7 +22,7 @@ import type { TrainingSetup } from "../nets/training/train_step.ts";
 import { type ModelState, saveModelCheckpoint } from "./checkpoint.ts";
 import { RunDirectory } from "./run_dir.ts";
 import type { TensorEntry } from "./safetensors.ts";
-import { saveTrainingState } from "./state.ts";
+import { f32Entry, saveTrainingState } from "./state.ts";
 
 /**
  * The parameters and buffers a model file holds for this set-up (besides the extra tensors
@@ -44,15 +44,14 @@ export function modelStateOf(setup: TrainingSetup): ModelState {
   };
 }
 
-async function f32(t: tf.Tensor): Promise<TensorEntry> {
-  return { dtype: "F32", shape: [...t.shape], data: Float32Array.from(await t.data()) };
-}
-
 /** The fixed head's frozen classifier as the paper's model stores it (extra tensors). */
 async function fixedClassifierEntries(head: Head): Promise<Map<string, TensorEntry>> {
   const c = head.classifier();
   try {
-    return new Map([["classifier.weight", await f32(c.W)], ["classifier.bias", await f32(c.b)]]);
+    return new Map([["classifier.weight", await f32Entry(c.W)], [
+      "classifier.bias",
+      await f32Entry(c.b),
+    ]]);
   } finally {
     tf.dispose([c.W, c.b]);
   }

@@ -25,8 +25,18 @@ import type { TensorEntry } from "./safetensors.ts";
  */
 export type StateCounters = { epoch: number; globalStep: number };
 
-async function f32(t: tf.Tensor): Promise<TensorEntry> {
-  return { dtype: "F32", shape: t.shape, data: Float32Array.from(await t.data()) };
+/**
+ * A tensor's values as a float32 safetensors entry (read with `await data()`: any backend).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../nets/tf.ts";
+ * const entry = await f32Entry(tf.zeros([2, 3]));
+ * entry.shape; // [2, 3]
+ * ```
+ */
+export async function f32Entry(t: tf.Tensor): Promise<TensorEntry> {
+  return { dtype: "F32", shape: [...t.shape], data: Float32Array.from(await t.data()) };
 }
 
 /**
@@ -52,7 +62,7 @@ export async function saveTrainingState(
 ): Promise<void> {
   const tensors = new Map<string, TensorEntry>();
   const opt = optimiser.state();
-  for (const [name, t] of opt.tensors) tensors.set(`optimizer.${name}`, await f32(t));
+  for (const [name, t] of opt.tensors) tensors.set(`optimizer.${name}`, await f32Entry(t));
   const metadata: Record<string, string> = {
     epoch: String(counters.epoch),
     global_step: String(counters.globalStep),
@@ -62,8 +72,8 @@ export async function saveTrainingState(
   };
   if (head.method === "implicit") {
     const state = (head as ImplicitHead).getState();
-    tensors.set("head.running", await f32(state.average.running));
-    tensors.set("head.seen", await f32(state.average.seen));
+    tensors.set("head.running", await f32Entry(state.average.running));
+    tensors.set("head.seen", await f32Entry(state.average.seen));
     if (state.U !== null) {
       tensors.set("head.U", {
         dtype: "F64",
@@ -74,8 +84,8 @@ export async function saveTrainingState(
     metadata.head_step = String(state.average.step);
   }
   if (classifier !== null) {
-    tensors.set("classifier.weight", await f32(classifier.W));
-    tensors.set("classifier.bias", await f32(classifier.b));
+    tensors.set("classifier.weight", await f32Entry(classifier.W));
+    tensors.set("classifier.bias", await f32Entry(classifier.b));
   }
   await saveTensors(path, tensors, metadata);
 }
