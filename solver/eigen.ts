@@ -37,15 +37,39 @@ const MAX_QL_ITERATIONS = 60;
  * ```
  */
 export function symmetricEigen(A: Matrix): { values: Float64Array; vectors: Matrix } {
+  const { values, vectors } = decompose(A, true, "symmetricEigen");
+  return { values, vectors: vectors! };
+}
+
+/**
+ * The eigenvalues (ascending) of a symmetric n×n matrix, as {@link symmetricEigen} computes them
+ * but without forming the eigenvectors: the same Householder reduction and QL sweeps with no
+ * rotations accumulated, about a third of the work. Same symmetrisation and errors.
+ *
+ * @example
+ * ```ts
+ * import { fromRows } from "./matrix.ts";
+ * symmetricEigenvalues(fromRows([[2, 1], [1, 2]])); // [1, 3]
+ * ```
+ */
+export function symmetricEigenvalues(A: Matrix): Float64Array {
+  return decompose(A, false, "symmetricEigenvalues").values;
+}
+
+function decompose(
+  A: Matrix,
+  withVectors: boolean,
+  name: string,
+): { values: Float64Array; vectors: Matrix | null } {
   const n = A.rows;
   if (A.cols !== n) {
-    throw new RangeError(`symmetricEigen: A is ${A.rows}×${A.cols}, not square`);
+    throw new RangeError(`${name}: A is ${A.rows}×${A.cols}, not square`);
   }
   const src = A.data;
   for (let i = 0; i < src.length; i++) {
     if (!Number.isFinite(src[i])) {
       throw new RangeError(
-        `symmetricEigen: entry (${Math.floor(i / n)}, ${i % n}) of A is ${src[i]}, not finite`,
+        `${name}: entry (${Math.floor(i / n)}, ${i % n}) of A is ${src[i]}, not finite`,
       );
     }
   }
@@ -64,11 +88,16 @@ export function symmetricEigen(A: Matrix): { values: Float64Array; vectors: Matr
   const v = work.subarray(2 * n, 3 * n), w = work.subarray(3 * n, 4 * n);
   const v2 = work.subarray(4 * n, 5 * n), p2 = work.subarray(5 * n, 6 * n);
   tridiagonalize(a, n, d, e, beta, v, w, v2, p2);
+  if (!withVectors) {
+    ql(d, e, new Float64Array(0), n, 0, v, w, name);
+    d.sort();
+    return { values: d, vectors: null };
+  }
   const V = matrix(n, n);
   const q = V.data;
   accumulateQt(a, n, beta, q);
   transposeInPlace(q, n); // Q: eigenvector j will be column j
-  ql(d, e, q, n, v, w); // v and w are free now: they hold the rotations of one QL sweep
+  ql(d, e, q, n, n, v, w, name); // v and w are free now: they hold the rotations of one QL sweep
   sortAscending(d, q, n, a, beta); // a and beta are free: scratch for the permutation
   return { values: d, vectors: V };
 }
@@ -251,15 +280,18 @@ function hypot(x: number, y: number): number {
 
 /**
  * Implicit QL iteration (`tql2`) on the tridiagonal (d, e) with e[i] = T[i, i+1], rotating
- * columns of the row-major eigenvector matrix `w`.
+ * columns of the row-major n×n eigenvector matrix `w` (`rows` = n), or none (`rows` = 0: `tql1`,
+ * eigenvalues only).
  */
 function ql(
   d: Float64Array,
   e: Float64Array,
   w: Float64Array,
   n: number,
+  rows: number,
   cs: Float64Array,
   sn: Float64Array,
+  name: string,
 ): void {
   const eps = Number.EPSILON;
   let f = 0, tst1 = 0;
@@ -273,7 +305,7 @@ function ql(
       do {
         if (++iter > MAX_QL_ITERATIONS) {
           throw new Error(
-            `symmetricEigen: QL iteration did not converge for eigenvalue ${l} of ${n}`,
+            `${name}: QL iteration did not converge for eigenvalue ${l} of ${n}`,
           );
         }
         // Implicit shift from the leading 2×2 block.
@@ -306,7 +338,7 @@ function ql(
           cs[i] = c;
           sn[i] = s;
         }
-        rotateColumns(w, n, cs, sn, l, m);
+        if (rows > 0) rotateColumns(w, n, cs, sn, l, m);
         pp = -s * s2 * c3 * el1 * e[l] / dl1;
         e[l] = s * pp;
         d[l] = c * pp;

@@ -16,7 +16,7 @@ import {
   NotPositiveDefiniteError,
   tryCholesky,
 } from "../solver/cholesky.ts";
-import { symmetricEigen } from "../solver/eigen.ts";
+import { symmetricEigen, symmetricEigenvalues } from "../solver/eigen.ts";
 import { lu, luSolve } from "../solver/lu.ts";
 import {
   eye,
@@ -430,6 +430,27 @@ Deno.test("symmetricEigen: recovers the spectrum of Q·diag(λ)·Qᵀ (n = 1 …
       assertLe(Math.abs(values[i] - sorted[i]), 10 * n * EPS * 10, `λ_${i}, n = ${n}`);
     }
   }
+});
+
+Deno.test("symmetricEigenvalues: the known spectrum of Q·diag(λ)·Qᵀ, without eigenvectors", () => {
+  const rng = new Rng(43);
+  for (const n of [1, 2, 3, 10, 100, 300]) {
+    const lambda = Array.from({ length: n }, (_, i) => {
+      if (i % 7 === 3) return 2; // repeated
+      if (i % 11 === 5) return 2 + 1e-9 * i; // clustered around 2
+      return (rng.uniform() - 0.5) * 20;
+    });
+    const A = withEigenvalues(rng, lambda);
+    const values = symmetricEigenvalues(A);
+    assert(values.length === n, `n = ${n}: length`);
+    const sorted = [...lambda].sort((a, b) => a - b);
+    // The same Weyl bound as symmetricEigen's (backward-stable reduction; ‖A‖ ≤ 10).
+    for (let i = 0; i < n; i++) {
+      assertLe(Math.abs(values[i] - sorted[i]), 10 * n * EPS * 10, `λ_${i}, n = ${n}`);
+    }
+  }
+  assertThrows(() => symmetricEigenvalues(matrix(2, 3)), RangeError, ["2×3"]);
+  assertThrows(() => symmetricEigenvalues(fromRows([[1, NaN], [NaN, 1]])), RangeError, ["NaN"]);
 });
 
 Deno.test("symmetricEigen: known spectrum of tridiag(−1, 2, −1) and of diagonal matrices", () => {
