@@ -67,13 +67,7 @@ export type OpenRun = {
   /** Training batches' options (`epoch` is set per epoch) with the training transform. */
   pipeline: PipelineOptions;
   /** The evaluation unit's network and options, and the splits it reports on. */
-  evaluation: {
-    net: EvaluationNetwork;
-    options: EvaluationOptions;
-    splits: { train: DatasetSplit; test: DatasetSplit | null };
-    /** The training samples evaluated: the run's `--sample_size` subset. */
-    trainSampleSize: number | null;
-  };
+  evaluation: RunEvaluation;
   /** The last completed epoch and step (0 for a fresh run). */
   start: { epoch: number; globalStep: number };
   /** The last complete checkpoint, in words. */
@@ -147,8 +141,18 @@ function shown(v: unknown): string {
   return v === "" || v === null ? "the default" : JSON.stringify(v);
 }
 
-/** The network set-up a configuration asks for (`extra`: what only the dataset tells). */
-function setupOptions(
+/**
+ * The network set-up a configuration asks for (`extra`: what only the dataset tells).
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const options = setupOptions(defaultConfig("implicit"), { numClasses: 10, inputShape: [32, 32, 3] });
+ * const { setup, dispose } = createTrainingSetup(options);
+ * ```
+ */
+export function setupOptions(
   config: TrainConfig,
   extra: { numClasses: number; inputShape?: number[]; numSamples?: number },
 ): SetupOptions {
@@ -246,15 +250,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   if (config.threads !== null && backend.name !== "wasm") {
     await log(`note: --threads ${config.threads} has no effect on the ${backend.name} backend`);
   }
-  const data = await loadDataset(config.dataset, {
-    dataDir: config.dataDir,
-    log: (line: string) => void log(line),
-    datasetSize: config.datasetSize,
-    featureDim: config.featureDim,
-    numClasses: config.numClasses ?? undefined,
-    seed: config.seed,
-    imageSize: config.imageSize,
-  });
+  const data = await loadRunDataset(config, (line) => void log(line));
   const split = data.train;
   const K = split.numClasses;
   if (config.numClasses !== null && config.numClasses !== K) {
@@ -263,7 +259,6 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
       `got ${config.numClasses}, but ${config.dataset} has ${K} classes`,
     );
   }
-  const isUfm = config.model === "ufm";
   checkModelFitsData(config, split);
   const transform = new BatchTransform(split, { train: true });
   const pipeline: PipelineOptions = {
@@ -345,25 +340,90 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     setup,
     resolved,
     pipeline,
-    evaluation: {
-      net: {
-        backbone: setup.backbone,
-        temperature: setup.temperature,
-        inputs: isUfm ? "indices" : "images",
-      },
-      options: {
-        batchSize: Math.max(config.batchSize, 256),
-        normalisation: transform.normalisation ?? undefined,
-      },
-      // The UFM's free features exist for training samples only.
-      splits: { train: split, test: isUfm || data.test.length === 0 ? null : data.test },
-      trainSampleSize: config.sampleSize,
-    },
+    evaluation: runEvaluation(config, data, setup),
     start,
     lastCheckpoint,
     log: (line) => log(line),
     dispose,
   };
+}
+
+/**
+ * How a run is evaluated: the evaluation unit's network and options, and the splits it reports
+ * on. The trainer and the analysis tasks both build it with {@link runEvaluation}.
+ *
+ * @example
+ * ```ts
+ * declare const e: RunEvaluation;
+ * e.splits.test === null; // the UFM (free features exist for training samples only)
+ * ```
+ */
+export type RunEvaluation = {
+  net: EvaluationNetwork;
+  options: EvaluationOptions;
+  splits: { train: DatasetSplit; test: DatasetSplit | null };
+  /** The training samples evaluated: the run's `--sample_size` subset. */
+  trainSampleSize: number | null;
+};
+
+/**
+ * The evaluation of a run with configuration `config` on `data` by `setup`'s backbone: the
+ * run's τ, evaluation batches of max(batch size, 256), the training split's normalisation.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * import { loadDataset } from "../data/load.ts";
+ * import { createTrainingSetup } from "../nets/training/setup.ts";
+ * const config = defaultConfig("implicit");
+ * const data = await loadDataset("mnist");
+ * const { setup } = createTrainingSetup(setupOptions(config, { numClasses: 10, inputShape: [32, 32, 3] }));
+ * const { net, options, splits } = runEvaluation(config, data, setup);
+ * ```
+ */
+export function runEvaluation(
+  config: TrainConfig,
+  data: Dataset,
+  setup: TrainingSetup,
+): RunEvaluation {
+  const isUfm = config.model === "ufm";
+  const normalisation = new BatchTransform(data.train, { train: false }).normalisation;
+  return {
+    net: {
+      backbone: setup.backbone,
+      temperature: setup.temperature,
+      inputs: isUfm ? "indices" : "images",
+    },
+    options: {
+      batchSize: Math.max(config.batchSize, 256),
+      normalisation: normalisation ?? undefined,
+    },
+    // The UFM's free features exist for training samples only.
+    splits: { train: data.train, test: isUfm || data.test.length === 0 ? null : data.test },
+    trainSampleSize: config.sampleSize,
+  };
+}
+
+/**
+ * The dataset a run's configuration names (the synthetic one regenerated from its seed, size,
+ * feature dimension and K), downloaded into `config.dataDir` when missing.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * const data = await loadRunDataset(defaultConfig("implicit"), console.error);
+ * ```
+ */
+export function loadRunDataset(config: TrainConfig, log: (line: string) => void): Promise<Dataset> {
+  return loadDataset(config.dataset, {
+    dataDir: config.dataDir,
+    log,
+    datasetSize: config.datasetSize,
+    featureDim: config.featureDim,
+    numClasses: config.numClasses ?? undefined,
+    seed: config.seed,
+    imageSize: config.imageSize,
+  });
 }
 
 /**
