@@ -1,0 +1,307 @@
+/**
+ * `deno task seed-stats`: statistics over the seeds of an experiment ({@link seriesStatistics})
+ * of every series `deno task nc` and `deno task etf-distance` wrote, per split and epoch.
+ *
+ * The runs: `--uid PREFIX` (every run directory under `--storage` whose name starts with it,
+ * e.g. `mnist-resnet18-implicit-seed`), or `--runs DIR,DIR,…`. Writes
+ * `<out>/<split>.json` (per series and epoch: mean, std (ddof 1), median, min, max) and
+ * `<out>/<split>.md` (a Markdown table of the last epoch), `<out>` being `--out`, by default
+ * `<storage>/<prefix>-seed-stats`. Runs that differ in K, in their splits, in their measured
+ * epochs or in the series they have are an error naming the runs.
+ *
+ * @module
+ */
+import { basename, join, resolve } from "node:path";
+import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { exists } from "../data/fs.ts";
+import { expandHome } from "../data/load.ts";
+import { atomicWriteFile } from "../train/atomic_write.ts";
+import { NC_RECORD_KEYS, type SplitName, SPLITS } from "./nc_task.ts";
+import { type EpochRecord, readRecords } from "./records.ts";
+import { seriesStatistics } from "./seed_stats.ts";
+import { readTrainedRun, type TrainedRun } from "./trained_run.ts";
+
+/** The ETF-distance series (keys of `<run>/etf-distance/<split>.jsonl`). */
+export const ETF_DISTANCE_KEYS = [
+  "etfWH",
+  "wToEtf",
+  "hToEtf",
+  "whToM",
+  "wToRef",
+  "hToRef",
+] as const;
+
+/** Flags of `deno task seed-stats`. */
+export const SEED_STATS_FLAGS = {
+  uid: {
+    kind: "string",
+    default: null,
+    help: "uid prefix: every run under --storage whose name starts with it",
+  },
+  storage: { kind: "string", default: "runs", help: "directory holding run directories" },
+  runs: { kind: "list", default: [], help: "the run directories (comma-separated or repeated)" },
+  out: {
+    kind: "string",
+    default: null,
+    help: "output directory (default <storage>/<prefix>-seed-stats)",
+  },
+} as const satisfies Record<string, Flag>;
+
+/** The `--help` text. */
+export const SEED_STATS_HELP = flagHelp(
+  "deno task seed-stats (--uid PREFIX [--storage DIR] | --runs DIR,DIR…) [--out DIR]",
+  SEED_STATS_FLAGS,
+) + "\n\nReads <run>/nc/<split>.jsonl and <run>/etf-distance/<split>.jsonl of every run; writes" +
+  "\n<out>/<split>.json and <out>/<split>.md.";
+
+/**
+ * One split's statistics, as `<out>/<split>.json` stores them.
+ *
+ * @example
+ * ```ts
+ * declare const s: SplitSeedStats;
+ * s.series.nc1.median[s.epochs.length - 1]; // the median NC1 at the last epoch
+ * ```
+ */
+export type SplitSeedStats = {
+  split: SplitName;
+  runs: string[];
+  uids: string[];
+  epochs: number[];
+  series: Record<string, ReturnType<typeof seriesStatistics>>;
+  /** Which task wrote each series: "nc" or "etf-distance". */
+  source: Record<string, "nc" | "etf-distance">;
+};
+
+/**
+ * A validated request: the runs, the output directory, and every split's statistics (computed
+ * here, so a mismatch fails before anything is written).
+ *
+ * @example
+ * ```ts
+ * const r = await parseSeedStatsArgs(["--uid", "mnist-resnet18-implicit-seed"]);
+ * ```
+ */
+export type SeedStatsRequest = { out: string; stats: SplitSeedStats[] };
+
+/**
+ * Parses the command line, reads every run's records and computes the statistics. Fewer than two
+ * runs, runs of different K, splits, epochs or series, and a run without `nc` records are
+ * InvalidArgumentErrors naming the runs.
+ *
+ * @example
+ * ```ts
+ * const r = await parseSeedStatsArgs(["--runs", "runs/a-seed1,runs/a-seed2", "--out", "stats"]);
+ * ```
+ */
+export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsRequest | "help"> {
+  const parsed = parseFlags(args, SEED_STATS_FLAGS);
+  if (parsed === "help") return "help";
+  const { values: v, given } = parsed;
+  const storage = resolve(expandHome(v.storage!));
+  let paths: string[], prefix: string;
+  if (v.runs.length > 0) {
+    if (v.uid !== null) {
+      throw new InvalidArgumentError("--runs", "given with --uid: name the runs one way");
+    }
+    if (given.has("storage") && v.out !== null) {
+      throw new InvalidArgumentError(
+        "--storage",
+        "with --runs and --out it names nothing: drop it",
+      );
+    }
+    paths = v.runs.map((r) => resolve(expandHome(r)));
+    prefix = commonPrefix(paths.map((p) => basename(p)));
+    if (v.out === null && prefix === "") {
+      throw new InvalidArgumentError(
+        "--out",
+        "missing: the runs' names share no prefix to name the output by",
+      );
+    }
+  } else {
+    if (v.uid === null) {
+      throw new InvalidArgumentError(
+        "--uid",
+        "missing: give a uid prefix (--uid) or the runs (--runs)",
+      );
+    }
+    prefix = v.uid;
+    paths = [];
+    if (await exists(storage)) {
+      for (const e of Deno.readDirSync(storage)) {
+        if (
+          e.isDirectory && e.name.startsWith(prefix) &&
+          (await exists(join(storage, e.name, "config.json")))
+        ) {
+          paths.push(join(storage, e.name));
+        }
+      }
+    }
+    paths.sort();
+  }
+  const flag = v.runs.length > 0 ? "--runs" : "--uid";
+  if (paths.length < 2) {
+    throw new InvalidArgumentError(
+      flag,
+      `found ${paths.length} run${paths.length === 1 ? "" : "s"} (${
+        paths.join(", ") || `none named ${prefix}* in ${storage}`
+      }); seed statistics need at least 2`,
+    );
+  }
+  const runs: TrainedRun[] = [];
+  for (const p of paths) runs.push(await readTrainedRun(p, flag));
+  checkSame(flag, runs, (r) => r.dataset.numClasses, "K (classes)");
+  const stats: SplitSeedStats[] = [];
+  const present = await Promise.all(
+    runs.map(async (r) => {
+      const s: SplitName[] = [];
+      for (const split of SPLITS) {
+        if ((await readRecords(join(r.path, "nc", `${split}.jsonl`))).length) s.push(split);
+      }
+      return s;
+    }),
+  );
+  checkSame(flag, runs, (_, i) => present[i].join(",") || "none", "nc splits");
+  if (present[0].length === 0) {
+    throw new InvalidArgumentError(
+      flag,
+      `the runs have no nc records (run \`deno task nc\` on each first)`,
+    );
+  }
+  for (const split of present[0]) {
+    const nc = await Promise.all(
+      runs.map((r) => readRecords(join(r.path, "nc", `${split}.jsonl`))),
+    );
+    const etf = await Promise.all(
+      runs.map((r) => readRecords(join(r.path, "etf-distance", `${split}.jsonl`))),
+    );
+    checkSame(flag, runs, (_, i) => nc[i].map((r) => r.epoch).join(","), `${split} nc epochs`);
+    checkSame(
+      flag,
+      runs,
+      (_, i) => etf[i].map((r) => r.epoch).join(",") || "none",
+      `${split} etf-distance epochs`,
+    );
+    const series: SplitSeedStats["series"] = {}, source: SplitSeedStats["source"] = {};
+    const add = (
+      records: EpochRecord[][],
+      keys: readonly string[],
+      from: "nc" | "etf-distance",
+    ) => {
+      for (const key of keys) {
+        series[key] = seriesStatistics(records.map((rs) => rs.map((r) => valueOf(r, key))));
+        source[key] = from;
+      }
+    };
+    add(nc, NC_RECORD_KEYS, "nc");
+    if (etf[0].length > 0) add(etf, ETF_DISTANCE_KEYS, "etf-distance");
+    stats.push({
+      split,
+      runs: runs.map((r) => r.path),
+      uids: runs.map((r) => r.uid),
+      epochs: nc[0].map((r) => r.epoch),
+      series,
+      source,
+    });
+  }
+  return {
+    out: v.out !== null ? resolve(expandHome(v.out)) : join(storage, `${prefix}-seed-stats`),
+    stats,
+  };
+}
+
+/** A record's value for a series (a missing or null value — NaN in JSON — reads as NaN). */
+function valueOf(r: EpochRecord, key: string): number {
+  const v = r[key];
+  return typeof v === "number" ? v : NaN;
+}
+
+/** Throws unless `f` gives every run the same value, naming the runs that differ. */
+function checkSame(
+  flag: string,
+  runs: TrainedRun[],
+  f: (r: TrainedRun, i: number) => unknown,
+  what: string,
+): void {
+  const values = runs.map(f);
+  const first = String(values[0]);
+  const odd = runs.filter((_, i) => String(values[i]) !== first);
+  if (odd.length > 0) {
+    throw new InvalidArgumentError(
+      flag,
+      `the runs differ in ${what}: ${runs[0].uid} has ${first}, ` +
+        odd.map((r) => `${r.uid} has ${values[runs.indexOf(r)]}`).join(", "),
+    );
+  }
+}
+
+/** The longest common prefix of names. */
+function commonPrefix(names: string[]): string {
+  let p = names[0] ?? "";
+  for (const n of names) while (!n.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
+
+const fmt = (v: number) =>
+  !Number.isFinite(v)
+    ? "—"
+    : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4
+    ? v.toFixed(4)
+    : v.toExponential(3);
+
+/**
+ * The Markdown table of the last epoch: one row per series (mean ± std, median, min, max).
+ *
+ * @example
+ * ```ts
+ * declare const s: SplitSeedStats;
+ * console.log(lastEpochTable(s));
+ * ```
+ */
+export function lastEpochTable(s: SplitSeedStats): string {
+  const e = s.epochs.length - 1;
+  const lines = [
+    `Seed statistics, ${s.split} split, epoch ${s.epochs[e]}, over ${s.uids.length} runs (${
+      s.uids.join(", ")
+    }); std with ddof 1.`,
+    "",
+    "| series | mean ± std | median | min | max |",
+    "|---|---|---|---|---|",
+  ];
+  for (const [key, st] of Object.entries(s.series)) {
+    lines.push(
+      `| ${key} | ${fmt(st.mean[e])} ± ${fmt(st.std[e])} | ${fmt(st.median[e])} | ${
+        fmt(st.min[e])
+      } | ${fmt(st.max[e])} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Writes `<out>/<split>.json` and `<out>/<split>.md` for every split (atomically).
+ *
+ * @example
+ * ```ts
+ * const r = await parseSeedStatsArgs(["--uid", "mnist-resnet18-implicit-seed"]);
+ * if (r !== "help") await runSeedStats(r, { log: console.error });
+ * ```
+ */
+export async function runSeedStats(
+  request: SeedStatsRequest,
+  io: { log: (line: string) => void },
+): Promise<void> {
+  await Deno.mkdir(request.out, { recursive: true });
+  for (const s of request.stats) {
+    await atomicWriteFile(join(request.out, `${s.split}.json`), JSON.stringify(s, null, 1) + "\n");
+    const table = lastEpochTable(s);
+    await atomicWriteFile(join(request.out, `${s.split}.md`), table);
+    io.log(table);
+    io.log(
+      `seed-stats: ${s.split}: ${s.epochs.length} epochs × ${
+        Object.keys(s.series).length
+      } series → ${join(request.out, `${s.split}.json`)}`,
+    );
+  }
+}
