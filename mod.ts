@@ -74,3 +74,16 @@ export {
   trustRegions,
 } from "./solver/trust_regions.ts";
 export { type NcInput, type NcMetrics, ncMetrics } from "./analysis/nc_metrics.ts";
+export {
+  type ClassMeans,
+  NcAccumulator,
+  type NcAccumulatorOptions,
+} from "./analysis/nc_accumulator.ts";
+export {
+  type EtfDistanceInput,
+  type EtfDistanceOptions,
+  type EtfDistanceRecord,
+  etfDistances,
+  type EtfSolveInfo,
+} from "./analysis/etf_distance.ts";
+export { type SeedStatistics, seedStatistics, seriesStatistics } from "./analysis/seed_stats.ts";

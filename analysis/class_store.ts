@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { InvalidArgumentError } from "../core/errors.ts";
 
 /** Rows of one precision (row-major, `dim` values each). */
@@ -160,10 +159,8 @@ export class ClassStore {
   }
 
   #file(k: number): string {
-    return join(
-      this.#directory!,
-      `class-${String(k).padStart(5, "0")}.${this.#float64 ? "f64" : "f32"}`,
-    );
+    const name = `class-${String(k).padStart(5, "0")}.${this.#float64 ? "f64" : "f32"}`;
+    return `${this.#directory}/${name}`;
   }
 
   #flushAll(): void {
