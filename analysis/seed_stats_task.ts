@@ -246,6 +246,8 @@ function commonPrefix(names: string[]): string {
 const fmt = (v: number) =>
   !Number.isFinite(v)
     ? "—"
+    : v === 0
+    ? "0"
     : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4
     ? v.toFixed(4)
     : v.toExponential(3);
