@@ -8,7 +8,8 @@
  * `nc`: an {@link NcAccumulator} fed batches of 256 Gaussian class clusters (float32, as the
  * evaluation unit yields them), rows spilled to a temporary directory (as `deno task nc` does
  * beyond 1 GiB), then `compute`; prints the seconds of the adds and of `compute`, and the
- * process's peak RSS (VmHWM), to show memory independent of N.
+ * largest RSS seen between batches and after `compute` (run it under `/usr/bin/time -v` for the
+ * kernel's peak), to show memory independent of N.
  * `etf-distance`: {@link etfDistances} over a drifting sequence of W and H̄ (one epoch's W and
  * H̄ a small random step from the previous), as `deno task etf-distance` runs it.
  *
@@ -24,14 +25,15 @@ const HELP = `deno task bench:analysis --case nc|etf-distance [flags]
   --epochs E    etf-distance: measured epochs (default 40)
   --solver S    etf-distance: trust-regions (default) | closed-form`;
 
-/** Linux's peak resident set size of this process, MiB (null elsewhere). */
-function peakRssMiB(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
+/**
+ * The largest resident set size seen at the sample points, MiB (`Deno.memoryUsage().rss`; the
+ * kernel's own peak, /proc/self/status VmHWM, needs --allow-all: wrap the task in
+ * `/usr/bin/time -v` for it).
+ */
+let rssSeen = 0;
+function sampledRssMiB(): number {
+  rssSeen = Math.max(rssSeen, Deno.memoryUsage().rss);
+  return rssSeen / 2 ** 20;
 }
 
 function benchNc(N: number, K: number, d: number) {
@@ -51,6 +53,7 @@ function benchNc(N: number, K: number, d: number) {
       const t = performance.now();
       acc.add(f, y);
       addSeconds += (performance.now() - t) / 1000;
+      sampledRssMiB();
     }
     const W = randomNormal(new Rng(2), K, d);
     const t = performance.now();
@@ -64,7 +67,7 @@ function benchNc(N: number, K: number, d: number) {
       addSeconds,
       computeSeconds,
       nc1: m.nc1,
-      peakRssMiB: peakRssMiB(),
+      sampledRssMiB: sampledRssMiB(),
     };
   } finally {
     acc.dispose();
@@ -102,7 +105,7 @@ function benchEtfDistance(
     solver,
     seconds,
     meanIterations: iterations / (2 * epochs),
-    peakRssMiB: peakRssMiB(),
+    sampledRssMiB: sampledRssMiB(),
   };
 }
 

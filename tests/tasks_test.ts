@@ -281,6 +281,37 @@ Deno.test("tasks: the benchmarks and the demo start and finish through deno task
     ["bench:linalg", ["--filter", "no benchmark has this name"]],
     ["bench:pipeline", ["--filter", "no benchmark has this name"]],
     ["bench:nc", ["--filter", "no benchmark has this name"]],
+    ["bench:analysis", ["--case", "nc", "--samples", "40", "--classes", "4", "--dim", "8"]],
+    [
+      "bench:analysis",
+      [
+        "--case",
+        "etf-distance",
+        "--epochs",
+        "2",
+        "--classes",
+        "3",
+        "--dim",
+        "6",
+        "--solver",
+        "closed-form",
+      ],
+    ],
+    [
+      "bench:nc-task",
+      [
+        "--backend",
+        "wasm",
+        "--threads",
+        "1",
+        "--resnet_width",
+        "2",
+        "--sample_size",
+        "2",
+        "--data_dir",
+        "/nonexistent-data-dir",
+      ],
+    ],
   ];
   for (const [name, args] of cases) {
     const r = await task(name, args);

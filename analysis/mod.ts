@@ -1,0 +1,55 @@
+/**
+ * The analysis API of trained runs (loads tfjs for `nc`'s forward passes; the pure metrics,
+ * ETF distances and seed statistics are also in the root `mod.ts`, without tfjs): the three
+ * tasks' parsers and runners, the measurement of one split, and the run reader.
+ *
+ * @example
+ * ```ts
+ * import { parseNcArgs, runNc } from "./mod.ts";
+ * const request = await parseNcArgs(["--uid", "mnist-resnet18-implicit-seed1"]);
+ * if (request !== "help") await runNc(request, { log: console.error });
+ * ```
+ *
+ * @module
+ */
+export {
+  availableSplits,
+  measureSplit,
+  NC_FLAGS,
+  NC_HELP,
+  NC_RECORD_KEYS,
+  ncEpochFile,
+  type NcRequest,
+  parseNcArgs,
+  readClassifier,
+  runNc,
+  type SplitMeasurement,
+  type SplitName,
+  SPLITS,
+} from "./nc_task.ts";
+export {
+  ETF_DISTANCE_FLAGS,
+  ETF_DISTANCE_HELP,
+  type EtfDistanceRequest,
+  parseEtfDistanceArgs,
+  readNcEpoch,
+  runEtfDistance,
+} from "./etf_distance_task.ts";
+export {
+  ETF_DISTANCE_KEYS,
+  lastEpochTable,
+  parseSeedStatsArgs,
+  runSeedStats,
+  SEED_STATS_FLAGS,
+  SEED_STATS_HELP,
+  type SeedStatsRequest,
+  type SplitSeedStats,
+} from "./seed_stats_task.ts";
+export {
+  readTrainedRun,
+  type RunCheckpoint,
+  runPathOf,
+  selectEpochs,
+  type TrainedRun,
+} from "./trained_run.ts";
+export { type EpochRecord, readRecords, upsertRecord } from "./records.ts";
