@@ -74,6 +74,7 @@ export {
   trustRegions,
 } from "./solver/trust_regions.ts";
 export { type NcInput, type NcMetrics, ncMetrics } from "./analysis/nc_metrics.ts";
+export type { FeatureRows } from "./analysis/class_store.ts";
 export {
   type ClassMeans,
   NcAccumulator,

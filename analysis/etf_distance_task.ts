@@ -49,7 +49,7 @@ export const ETF_DISTANCE_FLAGS = {
 } as const satisfies Record<string, Flag>;
 
 /** The `--help` text. */
-export const ETF_DISTANCE_HELP = flagHelp(
+export const ETF_DISTANCE_HELP: string = flagHelp(
   "deno task etf-distance (--uid UID [--storage DIR] | --run DIR) [flags]",
   ETF_DISTANCE_FLAGS,
 ) + "\n\nReads <run>/nc/<split>/epoch-NNNN.safetensors (run `deno task nc` first); writes" +

@@ -90,13 +90,16 @@ export type ClassMeans = {
  * ```
  */
 export class NcAccumulator {
+  /** K. */
   readonly numClasses: number;
+  /** d: values per feature row. */
   readonly dim: number;
   #store: ClassStore;
   #sums: Float64Array;
   #counts: Float64Array;
   #count = 0;
 
+  /** An empty accumulator (rows in memory, or under `options.spillDirectory`). */
   constructor(options: NcAccumulatorOptions) {
     const { numClasses: K, dim: d, spillDirectory } = options;
     if (!Number.isInteger(K) || K < 2) {

@@ -84,7 +84,7 @@ export const NC_FLAGS = {
  *
  * @example
  * ```ts
- * const request = parseNcArgs(["--uid", "mnist-resnet18-implicit-seed1"]) as NcRequest;
+ * const request = await parseNcArgs(["--uid", "mnist-resnet18-implicit-seed1"]) as NcRequest;
  * request.splits; // ["train", "test"], or ["train"] for a UFM run
  * ```
  */
@@ -100,7 +100,7 @@ export type NcRequest = {
 };
 
 /** The `--help` text. */
-export const NC_HELP =
+export const NC_HELP: string =
   flagHelp("deno task nc (--uid UID [--storage DIR] | --run DIR) [flags]", NC_FLAGS) +
   "\n\nWrites <run>/nc/<split>.jsonl, <split>.log and <split>/epoch-NNNN.safetensors. Features are" +
   "\nthe evaluation unit's: clean inputs and the run's τ (the paper's scripts use τ = 1 and an" +
@@ -189,6 +189,8 @@ export type SplitMeasurement = {
  *
  * @example
  * ```ts
+ * import type { RunEvaluation } from "../train/open_run.ts";
+ * import type { Matrix } from "../solver/matrix.ts";
  * declare const evaluation: RunEvaluation;
  * declare const W: Matrix, b: Float64Array;
  * const m = await measureSplit(evaluation, evaluation.splits.train, { W, b }, { spillDirectory: "/tmp/s" });

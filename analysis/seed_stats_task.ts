@@ -49,7 +49,7 @@ export const SEED_STATS_FLAGS = {
 } as const satisfies Record<string, Flag>;
 
 /** The `--help` text. */
-export const SEED_STATS_HELP = flagHelp(
+export const SEED_STATS_HELP: string = flagHelp(
   "deno task seed-stats (--uid PREFIX [--storage DIR] | --runs DIR,DIR…) [--out DIR]",
   SEED_STATS_FLAGS,
 ) + "\n\nReads <run>/nc/<split>.jsonl and <run>/etf-distance/<split>.jsonl of every run; writes" +

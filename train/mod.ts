@@ -25,7 +25,17 @@ export {
   type TrainRequest,
 } from "./config.ts";
 export { evaluateRun, train, type TrainOutcome } from "./trainer.ts";
-export { type OpenRun, openRun, resumedConfig, type RunIo, TOOLKIT_VERSION } from "./open_run.ts";
+export {
+  loadRunDataset,
+  type OpenRun,
+  openRun,
+  resumedConfig,
+  type RunEvaluation,
+  runEvaluation,
+  type RunIo,
+  setupOptions,
+  TOOLKIT_VERSION,
+} from "./open_run.ts";
 export { type EpochResult, trainEpoch } from "./epoch.ts";
 export {
   evaluateAccuracy,
