@@ -5,13 +5,13 @@
  * The runs: `--uid PREFIX` (every run directory under `--storage` whose name starts with it,
  * e.g. `mnist-resnet18-implicit-seed`), or `--runs DIR,DIR,…`. Writes
  * `<out>/<split>.json` (per series and epoch: mean, std (ddof 1), median, min, max) and
- * `<out>/<split>.md` (a Markdown table of the last epoch), `<out>` being `--out`, by default
- * `<storage>/<prefix>-seed-stats`. Runs that differ in K, in their splits, in their measured
+ * `<out>/<split>.md` (a Markdown table of the last epoch, also printed on stdout), `<out>` being
+ * `--out`, by default `<storage>/<prefix>-seed-stats` (with `--runs`: beside the first run). Runs that differ in K, in their splits, in their measured
  * epochs or in the series they have are an error naming the runs.
  *
  * @module
  */
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
@@ -105,13 +105,17 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
     if (v.uid !== null) {
       throw new InvalidArgumentError("--runs", "given with --uid: name the runs one way");
     }
-    if (given.has("storage") && v.out !== null) {
+    if (given.has("storage")) {
       throw new InvalidArgumentError(
         "--storage",
-        "with --runs and --out it names nothing: drop it",
+        "given with --runs: the runs are named by their directories (use --out for the output)",
       );
     }
     paths = v.runs.map((r) => resolve(expandHome(r)));
+    const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+    if (twice !== undefined) {
+      throw new InvalidArgumentError("--runs", `${twice} is given twice: each run counts once`);
+    }
     prefix = commonPrefix(paths.map((p) => basename(p)));
     if (v.out === null && prefix === "") {
       throw new InvalidArgumentError(
@@ -183,6 +187,15 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
       (_, i) => etf[i].map((r) => r.epoch).join(",") || "none",
       `${split} etf-distance epochs`,
     );
+    checkSame(
+      flag,
+      runs,
+      (_, i) =>
+        etf[i].length
+          ? `--etf_solver ${etf[i][0].solver} --ref_epoch ${etf[i][0].refEpoch}`
+          : "none",
+      `${split} etf-distance settings`,
+    );
     const series: SplitSeedStats["series"] = {}, source: SplitSeedStats["source"] = {};
     const add = (
       records: EpochRecord[][],
@@ -230,8 +243,8 @@ function checkSame(
   if (odd.length > 0) {
     throw new InvalidArgumentError(
       flag,
-      `the runs differ in ${what}: ${runs[0].uid} has ${first}, ` +
-        odd.map((r) => `${r.uid} has ${values[runs.indexOf(r)]}`).join(", "),
+      `the runs differ in ${what}: ${runs[0].path} has ${first}, ` +
+        odd.map((r) => `${r.path} has ${values[runs.indexOf(r)]}`).join(", "),
     );
   }
 }
@@ -287,19 +300,19 @@ export function lastEpochTable(s: SplitSeedStats): string {
  * @example
  * ```ts
  * const r = await parseSeedStatsArgs(["--uid", "mnist-resnet18-implicit-seed"]);
- * if (r !== "help") await runSeedStats(r, { log: console.error });
+ * if (r !== "help") await runSeedStats(r, { log: console.error, print: console.log });
  * ```
  */
 export async function runSeedStats(
   request: SeedStatsRequest,
-  io: { log: (line: string) => void },
+  io: { log: (line: string) => void; print?: (text: string) => void },
 ): Promise<void> {
   await Deno.mkdir(request.out, { recursive: true });
   for (const s of request.stats) {
     await atomicWriteFile(join(request.out, `${s.split}.json`), JSON.stringify(s, null, 1) + "\n");
     const table = lastEpochTable(s);
     await atomicWriteFile(join(request.out, `${s.split}.md`), table);
-    io.log(table);
+    (io.print ?? io.log)(table);
     io.log(
       `seed-stats: ${s.split}: ${s.epochs.length} epochs × ${
         Object.keys(s.series).length

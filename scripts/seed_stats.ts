@@ -15,7 +15,10 @@ if (import.meta.main) {
       console.log(SEED_STATS_HELP);
       return 0;
     }
-    await runSeedStats(request, { log: (line) => console.error(line) });
+    await runSeedStats(request, {
+      log: (line) => console.error(line),
+      print: (text) => console.log(text),
+    });
     return 0;
   });
 }

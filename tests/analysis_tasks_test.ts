@@ -213,9 +213,13 @@ Deno.test("analysis tasks: nc, etf-distance and seed-stats over two seeds write 
   assertEquals(cf.map((x) => [x.solver, x.refEpoch]), [["closed-form", 4], ["closed-form", 4]]);
   assertEquals([cf[1].wToRef, cf[1].hToRef], [0, 0]);
 
+  // Back to seed 1's trust-region distances (seed-stats refuses mixed settings).
+  const back = await task("etf-distance", ["--run", run1, "--split", "test"]);
+  assertEquals(back.code, 0, back.stderr);
   // Seed statistics by uid prefix, checked against the records themselves.
   const s = await task("seed-stats", ["--uid", "tiny-seed", "--storage", storage]);
   assertEquals(s.code, 0, s.stderr);
+  assert(s.stdout.includes("| nc1 |"), `the table on stdout: ${s.stdout}`);
   const out = join(storage, "tiny-seed-seed-stats");
   for (const split of ["train", "test"]) {
     const stats = JSON.parse(Deno.readTextFileSync(join(out, `${split}.json`)));
@@ -414,6 +418,28 @@ Deno.test("analysis tasks: bad input is one line, exit code 2, and nothing writt
     join(storage, "e"),
   ], "epochs");
   await refused("seed-stats", ["--uid", "tiny-seed1", "--storage", storage], "at least 2");
+  const one = join(storage, "tiny-seed1");
+  await refused(
+    "seed-stats",
+    ["--runs", `${one},${one}`, "--out", join(storage, "d")],
+    "given twice",
+  );
+  // etf-distance with other settings in one run: the reference distances would not compare.
+  const two = join(storage, "tiny-seed2");
+  const e2 = await task("etf-distance", [
+    "--run",
+    two,
+    "--split",
+    "test",
+    "--etf_solver",
+    "closed-form",
+  ]);
+  assertEquals(e2.code, 0, e2.stderr);
+  await refused(
+    "seed-stats",
+    ["--runs", `${one},${two}`, "--out", join(storage, "s")],
+    "etf-distance settings",
+  );
   await refused("seed-stats", ["--uid", "nothing-", "--storage", storage], "at least 2");
 });
 
