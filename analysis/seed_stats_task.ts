@@ -218,8 +218,10 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
       source,
     });
   }
+  // By default beside the runs: <storage>/<prefix>-seed-stats, or the first run's parent.
+  const home = v.runs.length > 0 ? dirname(paths[0]) : storage;
   return {
-    out: v.out !== null ? resolve(expandHome(v.out)) : join(storage, `${prefix}-seed-stats`),
+    out: v.out !== null ? resolve(expandHome(v.out)) : join(home, `${prefix}-seed-stats`),
     stats,
   };
 }

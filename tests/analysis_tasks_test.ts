@@ -258,6 +258,13 @@ Deno.test("analysis tasks: nc, etf-distance and seed-stats over two seeds write 
     custom,
   ]);
   assertEquals(viaRuns.code, 0, viaRuns.stderr);
+  // Without --out, beside the runs (named by their common prefix).
+  const beside = await task("seed-stats", [
+    "--runs",
+    `${join(storage, "tiny-seed1")},${join(storage, "tiny-seed2")}`,
+  ]);
+  assertEquals(beside.code, 0, beside.stderr);
+  assert(Deno.statSync(join(storage, "tiny-seed-seed-stats", "test.json")).isFile);
   assertEquals(
     JSON.parse(Deno.readTextFileSync(join(custom, "test.json"))).series.nc1,
     JSON.parse(Deno.readTextFileSync(join(out, "test.json"))).series.nc1,
