@@ -53,3 +53,14 @@ export {
   type TrainedRun,
 } from "./trained_run.ts";
 export { type EpochRecord, readRecords, upsertRecord } from "./records.ts";
+export {
+  type MethodStats,
+  type Panel,
+  type PanelRow,
+  panelRows,
+  PANELS,
+  panelSpec,
+} from "./figures.ts";
+export { renderPng, renderSvg } from "./render.ts";
+export { reportHtml } from "./report.ts";
+export { parsePlotArgs, PLOT_FLAGS, PLOT_HELP, type PlotRequest, runPlot } from "./plot_task.ts";

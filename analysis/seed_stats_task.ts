@@ -17,6 +17,7 @@ import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
+import { readSafetensors } from "../train/safetensors.ts";
 import { NC_RECORD_KEYS, type SplitName, SPLITS } from "./nc_task.ts";
 import { type EpochRecord, readRecords } from "./records.ts";
 import { seriesStatistics } from "./seed_stats.ts";
@@ -65,13 +66,21 @@ export const SEED_STATS_HELP: string = flagHelp(
  * ```
  */
 export type SplitSeedStats = {
-  split: SplitName;
+  /** A split of `nc`, or "training" (the trainer's epochs.jsonl: loss and batch top-1). */
+  split: SplitName | "training";
+  /** What the runs share (checked). */
+  experiment: { dataset: string; model: string; method: string; numClasses: number };
   runs: string[];
   uids: string[];
   epochs: number[];
   series: Record<string, ReturnType<typeof seriesStatistics>>;
-  /** Which task wrote each series: "nc" or "etf-distance". */
-  source: Record<string, "nc" | "etf-distance">;
+  /** Which file each series comes from. */
+  source: Record<string, "nc" | "etf-distance" | "epochs" | "steps">;
+  /**
+   * The sorted cosine margins of the last epoch, at evenly spaced ranks (fractions 0…1 of the
+   * samples), with their statistics over the runs at each rank (nc splits only).
+   */
+  lastEpochMargins?: { ranks: number[] } & ReturnType<typeof seriesStatistics>;
 };
 
 /**
@@ -156,6 +165,15 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
   const runs: TrainedRun[] = [];
   for (const p of paths) runs.push(await readTrainedRun(p, flag));
   checkSame(flag, runs, (r) => r.dataset.numClasses, "K (classes)");
+  checkSame(flag, runs, (r) => r.config.method, "method");
+  checkSame(flag, runs, (r) => r.config.model, "model");
+  checkSame(flag, runs, (r) => r.config.dataset, "dataset");
+  const experiment = {
+    dataset: runs[0].config.dataset,
+    model: runs[0].config.model,
+    method: runs[0].config.method,
+    numClasses: runs[0].dataset.numClasses,
+  };
   const stats: SplitSeedStats[] = [];
   const present = await Promise.all(
     runs.map(async (r) => {
@@ -209,8 +227,15 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
     };
     add(nc, NC_RECORD_KEYS, "nc");
     if (etf[0].length > 0) add(etf, ETF_DISTANCE_KEYS, "etf-distance");
+    const lastEpochMargins = await marginQuantiles(
+      flag,
+      runs,
+      runs.map((r, i) => join(r.path, "nc", String(nc[i][nc[i].length - 1].file))),
+    );
     stats.push({
       split,
+      experiment,
+      lastEpochMargins,
       runs: runs.map((r) => r.path),
       uids: runs.map((r) => r.uid),
       epochs: nc[0].map((r) => r.epoch),
@@ -218,11 +243,102 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
       source,
     });
   }
+  stats.push(await trainingStats(flag, runs, experiment));
   // By default beside the runs: <storage>/<prefix>-seed-stats, or the first run's parent.
   const home = v.runs.length > 0 ? dirname(paths[0]) : storage;
   return {
     out: v.out !== null ? resolve(expandHome(v.out)) : join(home, `${prefix}-seed-stats`),
     stats,
+  };
+}
+
+/** Ranks at which the last epoch's sorted margins are summarised. */
+const MARGIN_RANKS = 201;
+
+/** The sorted margins of each run's last epoch at {@link MARGIN_RANKS} evenly spaced ranks. */
+async function marginQuantiles(
+  flag: string,
+  runs: TrainedRun[],
+  files: string[],
+): Promise<SplitSeedStats["lastEpochMargins"]> {
+  const perRun: number[][] = [], sizes: number[] = [];
+  for (const file of files) {
+    const m = (await readSafetensors(file)).tensors.get("cos_margins");
+    if (m === undefined || m.shape.length !== 1 || m.shape[0] < 1) {
+      throw new InvalidArgumentError(
+        flag,
+        `${file}: no cos_margins (rerun \`deno task nc --force\`)`,
+      );
+    }
+    const data = m.data as Float64Array, n = data.length;
+    sizes.push(n);
+    perRun.push(
+      Array.from(
+        { length: MARGIN_RANKS },
+        (_, q) => data[Math.round((q * (n - 1)) / (MARGIN_RANKS - 1))],
+      ),
+    );
+  }
+  checkSame(flag, runs, (_, i) => sizes[i], "samples at the last epoch");
+  return {
+    ranks: Array.from({ length: MARGIN_RANKS }, (_, q) => q / (MARGIN_RANKS - 1)),
+    ...seriesStatistics(perRun),
+  };
+}
+
+/** Per-epoch means of the solver's per-step diagnostics (series key, steps.jsonl field). */
+const SOLVER_SERIES = [
+  ["solverIterations", "solverIterations"],
+  ["solverSeconds", "solverSeconds"],
+  ["stepSeconds", "seconds"],
+] as const;
+
+/** The mean of a numeric field over the steps of one epoch (NaN if none). */
+function epochMean(steps: EpochRecord[], epoch: number, field: string): number {
+  let sum = 0, n = 0;
+  for (const r of steps) {
+    if (r.epoch !== epoch || typeof r[field] !== "number") continue;
+    sum += r[field] as number;
+    n++;
+  }
+  return n === 0 ? NaN : sum / n;
+}
+
+/**
+ * The trainer's per-epoch loss and batch top-1 (epochs.jsonl) over the runs, and for the
+ * implicit head the per-epoch means of its solver's iterations and seconds and of the step's
+ * seconds (steps.jsonl).
+ */
+async function trainingStats(
+  flag: string,
+  runs: TrainedRun[],
+  experiment: SplitSeedStats["experiment"],
+): Promise<SplitSeedStats> {
+  const records = await Promise.all(runs.map((r) => readRecords(join(r.path, "epochs.jsonl"))));
+  checkSame(flag, runs, (_, i) => records[i].map((r) => r.epoch).join(","), "trained epochs");
+  const series: SplitSeedStats["series"] = {}, source: SplitSeedStats["source"] = {};
+  for (const [key, field] of [["loss", "loss"], ["batchTop1", "top1"]] as const) {
+    series[key] = seriesStatistics(records.map((rs) => rs.map((r) => valueOf(r, field))));
+    source[key] = "epochs";
+  }
+  // The implicit head's solver per step (steps.jsonl), averaged per epoch: its diagnostics.
+  const steps = await Promise.all(runs.map((r) => readRecords(join(r.path, "steps.jsonl"))));
+  if (steps.every((rs) => rs.some((r) => typeof r.solverIterations === "number"))) {
+    for (const [key, field] of SOLVER_SERIES) {
+      series[key] = seriesStatistics(
+        steps.map((rs, i) => records[i].map((e) => epochMean(rs, e.epoch, field))),
+      );
+      source[key] = "steps";
+    }
+  }
+  return {
+    split: "training",
+    experiment,
+    runs: runs.map((r) => r.path),
+    uids: runs.map((r) => r.uid),
+    epochs: records[0].map((r) => r.epoch),
+    series,
+    source,
   };
 }
 

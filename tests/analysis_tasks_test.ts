@@ -249,6 +249,46 @@ Deno.test("analysis tasks: nc, etf-distance and seed-stats over two seeds write 
     const md = Deno.readTextFileSync(join(out, `${split}.md`));
     assert(md.includes("| nc1 |") && md.includes(`epoch 4`), md);
   }
+  // The trainer's per-epoch loss and the implicit head's solver, over the seeds.
+  const training = JSON.parse(Deno.readTextFileSync(join(out, "training.json")));
+  assertEquals(training.epochs, [1, 2, 3, 4]);
+  const la = lines(join(storage, "tiny-seed1", "epochs.jsonl"));
+  const lb = lines(join(storage, "tiny-seed2", "epochs.jsonl"));
+  for (let e = 0; e < 4; e++) {
+    const want = (la[e].loss + lb[e].loss) / 2;
+    assert(Math.abs(training.series.loss.mean[e] - want) <= 1e-12 * want, `loss mean at ${e + 1}`);
+  }
+  const sa = lines(join(storage, "tiny-seed1", "steps.jsonl")).filter((r) => r.epoch === 4);
+  const sb = lines(join(storage, "tiny-seed2", "steps.jsonl")).filter((r) => r.epoch === 4);
+  const meanIt = (rs: { solverIterations: number }[]) =>
+    rs.reduce((a, r) => a + r.solverIterations, 0) / rs.length;
+  assert(
+    Math.abs(training.series.solverIterations.median[3] - (meanIt(sa) + meanIt(sb)) / 2) < 1e-12,
+    "solver iterations: the median of the runs' epoch means",
+  );
+  // The last epoch's sorted margins at 201 ranks: rank 0 is each run's smallest margin.
+  const lastTest = JSON.parse(Deno.readTextFileSync(join(out, "test.json"))).lastEpochMargins;
+  assertEquals(lastTest.ranks.length, 201);
+  const smallest = [];
+  for (const uid of ["tiny-seed1", "tiny-seed2"]) {
+    const rec = lines(join(storage, uid, "nc", "test.jsonl")).at(-1);
+    const m = (await readSafetensors(join(storage, uid, "nc", rec.file))).tensors.get(
+      "cos_margins",
+    )!;
+    smallest.push((m.data as Float64Array)[0]);
+  }
+  assertEquals(lastTest.min[0], Math.min(...smallest));
+  assertEquals(lastTest.max[0], Math.max(...smallest));
+  // The figures and the report from these statistics (one method).
+  const figures = join(storage, "figures");
+  const p = await task("plot", ["--stats", out, "--out", figures, "--png_scale", "1"]);
+  assertEquals(p.code, 0, p.stderr);
+  const index = JSON.parse(Deno.readTextFileSync(join(figures, "figures.json")));
+  assertEquals(index.methods, ["implicit"]);
+  assert(index.panels.some((x: { id: string }) => x.id === "solver-iterations"), "solver panel");
+  const html = Deno.readTextFileSync(join(figures, "report.html"));
+  assertEquals([...html.matchAll(/<figure /g)].length, index.panels.length);
+  assert(html.includes("tiny-seed1") && html.includes("Solver diagnostics"), "report contents");
   // --runs with --out names the runs and the output directly.
   const custom = join(storage, "custom-stats");
   const viaRuns = await task("seed-stats", [

@@ -141,6 +141,7 @@ function series(last: { mean: number; std: number; median: number; min: number; 
 function table(): SplitSeedStats {
   return {
     split: "test",
+    experiment: { dataset: "mnist", model: "resnet18", method: "implicit", numClasses: 10 },
     runs: ["/r/mnist-seed1", "/r/mnist-seed2", "/r/mnist-seed3"],
     uids: ["mnist-seed1", "mnist-seed2", "mnist-seed3"],
     epochs: [5, 10, 40],
