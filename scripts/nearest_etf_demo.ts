@@ -3,13 +3,13 @@
  * `U⋆ = argmin_{U ∈ St(d,K)} ‖Y − U·M/sqrt(K−1)‖_F²` for a feature-means matrix Y (d×K, one
  * column per class) and prints the solution's diagnostics.
  *
- *   deno task demo                                   # Gaussian Y, 512×10, seed 0
- *   deno task demo --d 20 --K 4 --seed 3             # a smaller generated Y
- *   deno task demo --input means.json                # {"rows":d,"cols":K,"data":[row-major]}
- *   deno task demo --input means.csv                 # d lines of K comma-separated numbers
- *   deno task demo --input means.txt                 # np.savetxt's default: space-separated
- *   deno task demo --solver closed-form --json       # one JSON summary line
- *   deno task demo --output result.json              # also write U, E, cost, log, … as JSON
+ *   deno task etf-demo                                   # Gaussian Y, 512×10, seed 0
+ *   deno task etf-demo --d 20 --K 4 --seed 3             # a smaller generated Y
+ *   deno task etf-demo --input means.json                # {"rows":d,"cols":K,"data":[row-major]}
+ *   deno task etf-demo --input means.csv                 # d lines of K comma-separated numbers
+ *   deno task etf-demo --input means.txt                 # np.savetxt's default: space-separated
+ *   deno task etf-demo --solver closed-form --json       # one JSON summary line
+ *   deno task etf-demo --output result.json              # also write U, E, cost, log, … as JSON
  *
  * Input: `--input FILE` (`.json`: `{"rows","cols","data"}` or a nested array of d rows of K
  * numbers; `.csv`, `.tsv`, `.txt`: d lines of K numbers separated by commas, or by spaces and/or
@@ -57,7 +57,7 @@ import {
 
 const PROGRAM = "nearest_etf_demo";
 
-const HELP = `deno task demo [options]
+const HELP = `deno task etf-demo [options]
 Nearest simplex ETF of a feature-means matrix Y (d×K, columns are classes), with diagnostics.
 
 Input (one of):

@@ -1,5 +1,5 @@
 /**
- * The nearest-ETF demo (`deno task demo`, scripts/nearest_etf_demo.ts) run as a subprocess:
+ * The nearest-ETF demo (`deno task etf-demo`, scripts/nearest_etf_demo.ts) run as a subprocess:
  * its JSON summary is self-consistent, the input formats agree (JSON, CSV, and the text files
  * `np.savetxt` writes: space-, comma- or tab-separated, `#` header or a header row), `--output`
  * writes a valid file, and bad flags or inputs exit with code 2 and one line on stderr.
@@ -11,7 +11,7 @@ import { type Matrix, matrix } from "../solver/matrix.ts";
 import { denseCentring, naiveMatmul, orthonormalityGap } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** The demo task's own permissions (deno.json "tasks.demo"). */
+/** The etf-demo task's own permissions (deno.json "tasks.etf-demo"). */
 const DEMO = ["run", "--allow-read", "--allow-write", "scripts/nearest_etf_demo.ts"];
 
 type Run = { code: number; stdout: string; stderr: string };

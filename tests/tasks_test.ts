@@ -255,6 +255,7 @@ Deno.test("tasks: the training tasks take every documented flag through deno tas
 
 Deno.test("tasks: the benchmarks and the demo start and finish through deno task", async () => {
   const cases: [string, string[]][] = [
+    ["etf-demo", ["--help"]],
     ["demo", ["--help"]],
     ["bench", ["--case", "512x10", "--steps", "2", "--seed", "3", "--json"]],
     [
