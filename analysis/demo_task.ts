@@ -92,6 +92,7 @@ function experiments(
  *
  * @example
  * ```ts
+ * import type { SplitSeedStats } from "./seed_stats_task.ts";
  * declare const train: SplitSeedStats;
  * const row = demoRow(train, null);
  * ```
@@ -114,6 +115,7 @@ export type DemoRow = {
  *
  * @example
  * ```ts
+ * import type { SplitSeedStats } from "./seed_stats_task.ts";
  * declare const train: SplitSeedStats, test: SplitSeedStats;
  * demoRow(train, test).nc1; // the median final NC1
  * ```

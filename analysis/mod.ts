@@ -64,3 +64,12 @@ export {
 export { renderPng, renderSvg } from "./render.ts";
 export { reportHtml } from "./report.ts";
 export { parsePlotArgs, PLOT_FLAGS, PLOT_HELP, type PlotRequest, runPlot } from "./plot_task.ts";
+export {
+  PAPER_FLAGS,
+  PAPER_HELP,
+  type PaperPlan,
+  type PaperRun,
+  parsePaperArgs,
+  runPaper,
+} from "./paper_task.ts";
+export { DEMO_FLAGS, DEMO_HELP, type DemoRow, demoRow, demoTable, runDemo } from "./demo_task.ts";
