@@ -7,7 +7,7 @@
  * @module
  */
 import type { MethodStats } from "./figures.ts";
-import type { SplitSeedStats } from "./seed_stats_task.ts";
+import { formatStatistic, type SplitSeedStats } from "./seed_stats_task.ts";
 
 /** Escapes text for HTML. */
 function esc(s: string): string {
@@ -17,14 +17,7 @@ function esc(s: string): string {
   );
 }
 
-const fmt = (v: number | null | undefined) =>
-  typeof v !== "number" || !Number.isFinite(v)
-    ? "—"
-    : v === 0
-    ? "0"
-    : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4
-    ? v.toFixed(4)
-    : v.toExponential(3);
+const fmt = formatStatistic;
 
 /** The last epoch's statistics of every series of one file, as an HTML table. */
 function statsTable(s: SplitSeedStats): string {

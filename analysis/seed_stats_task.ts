@@ -374,14 +374,23 @@ function commonPrefix(names: string[]): string {
   return p;
 }
 
-const fmt = (v: number) =>
-  !Number.isFinite(v)
-    ? "—"
-    : v === 0
-    ? "0"
-    : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4
-    ? v.toFixed(4)
-    : v.toExponential(3);
+/**
+ * A statistic as the tables show it: 4 decimals between 1e-3 and 1e4, else 4 significant digits
+ * in exponent form; 0 as "0"; missing or not finite as "—".
+ *
+ * @example
+ * ```ts
+ * formatStatistic(0.12345); // "0.1235"
+ * formatStatistic(5.2e-8); // "5.200e-8"
+ * ```
+ */
+export function formatStatistic(v: number | null | undefined): string {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
+  if (v === 0) return "0";
+  return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toExponential(3);
+}
+
+const fmt = formatStatistic;
 
 /**
  * The Markdown table of the last epoch: one row per series (mean ± std, median, min, max).
