@@ -217,10 +217,13 @@ export function panelSpec(
   rows: PanelRow[],
   options: { methods: readonly string[]; xTitle: string },
 ): Record<string, unknown> {
+  const margins = panel.series === "margins";
   const x = {
     field: "x",
     type: "quantitative",
-    title: panel.series === "margins" ? "sample rank (fraction, sorted)" : options.xTitle,
+    title: margins ? "sample rank (fraction, sorted)" : options.xTitle,
+    // Epochs and iterations are whole numbers: no ticks between them.
+    ...(margins ? {} : { axis: { tickMinStep: 1, format: "d" } }),
   };
   const y = {
     field: "median",

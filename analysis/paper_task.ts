@@ -20,7 +20,8 @@ import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
-import { parseTrainArgs, type TrainConfig } from "../train/config.ts";
+import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
+import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
 import { formatSeconds } from "./nc_task.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -55,7 +56,7 @@ export const PAPER_HELP: string = flagHelp(
  * @example
  * ```ts
  * const r: PaperRun = {
- *   uid: "mnist-resnet18-implicit-seed1", method: "implicit", seed: 1,
+ *   uid: "mnist-resnet18-implicit-seed1", method: "implicit", seed: 1, epochs: 200,
  *   runDir: "runs/mnist-resnet18-implicit-seed1", train: ["deno", "task", "train:implicit"], analysis: [],
  * };
  * ```
@@ -64,6 +65,8 @@ export type PaperRun = {
   uid: string;
   method: string;
   seed: number;
+  /** The planned epochs (a stored run with fewer is resumed and extended). */
+  epochs: number;
   runDir: string;
   /** The fresh training command (the pipeline resumes with `--resume` instead when the run exists). */
   train: string[];
@@ -177,17 +180,36 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
   ];
   const trainFlags = ["--dataset", dataset, "--model", model, ...dataFlags, ...forwarded];
   const runs: PaperRun[] = [];
+  const epochs = new Map<string, number>();
   for (const method of methods) {
     for (const seed of seeds) {
       const uid = `${dataset}-${model}-${method}-seed${seed}`;
       const args = [...trainFlags, "--seed", String(seed), "--storage", storage, "--uid", uid];
-      // Validates every training flag for this method (throws naming the flag).
+      // Validates every training flag for this method (throws naming the flag), as the
+      // training task would before writing anything; an existing run must be the same run.
       const parsed = parseTrainArgs(args, method as TrainConfig["method"]);
       if (parsed === "help") throw new InvalidArgumentError("--help", "not a training flag here");
+      checkFlagsApply(parsed);
+      checkRunConfig(parsed.config);
+      const stored = storedConfig(join(storage, uid));
+      if (stored !== null) {
+        try {
+          resumedConfig(stored, { ...parsed, flags: new Set([...parsed.flags, ...parsed.preset]) });
+        } catch (e) {
+          if (!(e instanceof InvalidArgumentError)) throw e;
+          throw new InvalidArgumentError(
+            e.argument,
+            `${join(storage, uid)} exists and differs: ${e.message.slice(e.argument.length + 2)} ` +
+              "(use another --storage for another experiment)",
+          );
+        }
+      }
+      epochs.set(uid, parsed.config.epochs);
       runs.push({
         uid,
         method,
         seed,
+        epochs: parsed.config.epochs,
         runDir: join(storage, uid),
         train: ["deno", "task", `train:${method}`, ...args],
         analysis: [
@@ -231,16 +253,26 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
   };
 }
 
-/** Whether a run's training is complete: its last checkpoint is its planned last epoch. */
-async function trained(runDir: string): Promise<"done" | "partial" | "none"> {
-  if (!(await exists(join(runDir, "config.json")))) return "none";
-  const config = JSON.parse(await Deno.readTextFile(join(runDir, "config.json")))
-    .config as TrainConfig;
+/** A run's stored configuration, or null when it has none yet. */
+function storedConfig(runDir: string): TrainConfig | null {
+  try {
+    return (JSON.parse(Deno.readTextFileSync(join(runDir, "config.json"))) as {
+      config: TrainConfig;
+    }).config;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new InputError(`${join(runDir, "config.json")}: unreadable (${(e as Error).message})`);
+  }
+}
+
+/** Whether a run's training is complete: its last checkpoint is at the planned epochs. */
+async function trained(runDir: string, planned: number): Promise<"done" | "partial" | "none"> {
+  if (storedConfig(runDir) === null) return "none";
   if (!(await exists(join(runDir, "latest.json")))) return "partial";
   const latest = JSON.parse(await Deno.readTextFile(join(runDir, "latest.json"))) as {
     epoch: number;
   };
-  return latest.epoch >= config.epochs ? "done" : "partial";
+  return latest.epoch >= planned ? "done" : "partial";
 }
 
 /** The exit codes of a step stopped by a signal (the training task's convention). */
@@ -307,9 +339,9 @@ export async function runPaper(
   };
   const started = performance.now();
   let done = 0;
-  let failure: { code: number; what: string } | null = null;
+  let failure: { code: number; what: string; log: string } | null = null;
   const runOne = async (run: PaperRun) => {
-    const state = await trained(run.runDir);
+    const state = await trained(run.runDir, run.epochs);
     const steps: [string, string[]][] = [];
     if (state === "partial") {
       steps.push(["train", [
@@ -321,19 +353,20 @@ export async function runPaper(
         "--uid",
         run.uid,
         "--resume",
+        "--epochs",
+        String(run.epochs),
         ...plan.dataFlags,
       ]]);
     } else if (state === "none") steps.push(["train", run.train]);
+    if (state === "done") io.log(`paper: ${run.uid}: training already complete (skipped)`);
     for (const a of run.analysis) steps.push([a[2], a]);
     for (const [name, command] of steps) {
       if (failure || stopping) return;
       const t = performance.now();
       const code = await step(`${run.uid}-${name}`, command);
       if (code !== 0) {
-        failure ??= {
-          code,
-          what: `${name} of ${run.uid} (log: ${join(plan.dir, "logs", `${run.uid}-${name}.log`)})`,
-        };
+        const log = join(plan.dir, "logs", `${run.uid}-${name}.log`);
+        failure ??= { code, what: `${name} of ${run.uid} (log: ${log})`, log };
         return;
       }
       io.log(
@@ -342,7 +375,6 @@ export async function runPaper(
         }done in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
     }
-    if (state === "done") io.log(`paper: ${run.uid}: training already complete (skipped)`);
     done++;
     const eta = ((performance.now() - started) / done) * (plan.runs.length - done) / 1000;
     io.log(
@@ -357,26 +389,29 @@ export async function runPaper(
       while (queue.length > 0 && !failure && !stopping) await runOne(queue.shift()!);
     }));
     const finals: [string, string[]][] = [
-      ...plan.seedStats.map((c, i) => [`seed-stats-${i}`, c] as [string, string[]]),
+      ...plan.seedStats.map((c) =>
+        [`seed-stats-${c[c.indexOf("--out") + 1].split("/").at(-1)}`, c] as [string, string[]]
+      ),
       ["plot", plan.plot],
     ];
     for (const [name, command] of finals) {
       if (failure || stopping) break;
       const code = await step(name, command);
       if (code !== 0) {
-        failure = { code, what: `${name} (log: ${join(plan.dir, "logs", `${name}.log`)})` };
+        const log = join(plan.dir, "logs", `${name}.log`);
+        failure = { code, what: `${name} (log: ${log})`, log };
       }
     }
   } finally {
     for (const remove of listeners) remove();
   }
-  const f = failure as { code: number; what: string } | null;
+  const f = failure as { code: number; what: string; log: string } | null;
   if (stopping || (f && SIGNALLED.has(f.code))) {
     io.log(`paper: interrupted; the same command continues where it stopped`);
     return SIGNAL_CODE[stopping ?? (f!.code === 143 ? "SIGTERM" : "SIGINT")];
   }
   if (f) {
-    if (f.code === 2) throw new InputError(`${f.what} refused its input`);
+    if (f.code === 2) throw new InputError(`${f.what} refused its input: ${await lastLine(f.log)}`);
     io.log(`paper: ${f.what} failed with exit code ${f.code}`);
     return 1;
   }
@@ -388,3 +423,13 @@ export async function runPaper(
 }
 
 const SIGNAL_CODE = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The last non-empty line of a step's log (its error, when it failed). */
+async function lastLine(path: string): Promise<string> {
+  // Strip the terminal colour codes the tasks print (ESC [ … m).
+  const text = (await Deno.readTextFile(path)).replace(
+    new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"),
+    "",
+  );
+  return text.trim().split("\n").at(-1) ?? "";
+}

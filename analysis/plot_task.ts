@@ -53,7 +53,8 @@ export const PLOT_FLAGS = {
 export const PLOT_HELP: string = flagHelp(
   "deno task plot [--storage DIR --dataset D --model M --methods A,B,C | --stats DIR,DIR,…] [flags]",
   PLOT_FLAGS,
-) + "\n\nWrites <out>/<panel>.svg, .png and .vl.json for every panel, and <out>/figures.json.";
+) + "\n\nWrites <out>/<panel>.svg, .png and .vl.json for every panel, <out>/figures.json and" +
+  "\n<out>/report.html (self-contained: the figures, tables, solver diagnostics, configurations).";
 
 /**
  * A validated plot request: each method's statistics, read.
@@ -193,8 +194,9 @@ export async function runPlot(
       skipped.push(panel.id);
       continue;
     }
+    // The legend lists the methods this panel has data for (only the implicit head solves).
     const spec = panelSpec(panel, rows, {
-      methods: METHODS.filter((m) => request.methods.some((s) => s.method === m)),
+      methods: METHODS.filter((m) => rows.some((r) => r.method === m)),
       xTitle: request.xTitle,
     });
     const svg = await renderSvg(spec);
@@ -223,6 +225,7 @@ export async function runPlot(
   const index = {
     panels,
     skipped,
+    report: "report.html",
     methods: request.methods.map((m) => m.method),
     sources: request.sources,
     split: request.split,

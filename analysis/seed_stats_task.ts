@@ -317,8 +317,9 @@ async function trainingStats(
   const records = await Promise.all(runs.map((r) => readRecords(join(r.path, "epochs.jsonl"))));
   checkSame(flag, runs, (_, i) => records[i].map((r) => r.epoch).join(","), "trained epochs");
   const series: SplitSeedStats["series"] = {}, source: SplitSeedStats["source"] = {};
-  for (const [key, field] of [["loss", "loss"], ["batchTop1", "top1"]] as const) {
-    series[key] = seriesStatistics(records.map((rs) => rs.map((r) => valueOf(r, field))));
+  // Batch top-1 in percent, as nc's top1 (epochs.jsonl holds a fraction).
+  for (const [key, field, scale] of [["loss", "loss", 1], ["batchTop1", "top1", 100]] as const) {
+    series[key] = seriesStatistics(records.map((rs) => rs.map((r) => scale * valueOf(r, field))));
     source[key] = "epochs";
   }
   // The implicit head's solver per step (steps.jsonl), averaged per epoch: its diagnostics.

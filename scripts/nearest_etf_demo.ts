@@ -55,7 +55,7 @@ import {
   Rng,
 } from "../mod.ts";
 
-const PROGRAM = "nearest_etf_demo";
+const PROGRAM = "etf-demo";
 
 const HELP = `deno task etf-demo [options]
 Nearest simplex ETF of a feature-means matrix Y (d×K, columns are classes), with diagnostics.

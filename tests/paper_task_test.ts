@@ -133,6 +133,28 @@ Deno.test("paper: the whole pipeline; killed midway and started again it skips w
   assert(second, `the interrupted run resumes (or had just finished): ${again.stderr}`);
   console.log(`  ${again.stderr.split("\n").find((l) => l.includes(`${RUNS[1]}: train`)) ?? ""}`);
   assertEquals(results(b), results(a));
+
+  // Another experiment on the same storage is refused, naming the flag (nothing written) ...
+  const manifestBefore = Deno.readTextFileSync(join(a, "mnist-resnet18-paper", "manifest.jsonl"));
+  const other = await finish(paper([...TINY, "--storage", a, "--batch_size", "10"]));
+  assertEquals(other.code, 2, other.stderr);
+  assert(
+    other.stderr.includes("--batch_size") && other.stderr.includes("exists and differs"),
+    other.stderr,
+  );
+  assertEquals(
+    Deno.readTextFileSync(join(a, "mnist-resnet18-paper", "manifest.jsonl")),
+    manifestBefore,
+  );
+  // ... while more epochs extend every run from its last checkpoint.
+  const sixEpochs = TINY.map((x, i) => TINY[i - 1] === "--epochs" ? "6" : x);
+  const longer = await finish(paper([...sixEpochs, "--storage", a]));
+  assertEquals(longer.code, 0, longer.stderr);
+  for (const run of RUNS) {
+    assert(longer.stderr.includes(`${run}: train resumed and done`), longer.stderr);
+    assertEquals(lines(join(a, run, "epochs.jsonl")).map((r) => r.epoch), [1, 2, 3, 4, 5, 6]);
+    assertEquals(lines(join(a, run, "nc", "test.jsonl")).map((r) => r.epoch), [2, 4, 6]);
+  }
 });
 
 Deno.test("paper: bad input is one line, exit code 2, and nothing written", async () => {
@@ -146,6 +168,11 @@ Deno.test("paper: bad input is one line, exit code 2, and nothing written", asyn
     [["--jobs", "0"], "--jobs"],
     [["--lr", "abc"], "--lr"],
     [["--frobnicate", "1"], "frobnicate"],
+    [["--backend", "gpu"], "--backend"],
+    [["--dataset", "foo"], "--dataset"],
+    [["--model", "foo"], "--model"],
+    [["--dataset", "synthetic"], "--model"],
+    [["--model", "ufm", "--dataset", "synthetic", "--data_dir", "/tmp"], "--data_dir"],
   ];
   for (const [args, needle] of cases) {
     const r = await finish(paper([...args, "--storage", storage]));

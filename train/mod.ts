@@ -26,6 +26,7 @@ export {
 } from "./config.ts";
 export { evaluateRun, train, type TrainOutcome } from "./trainer.ts";
 export {
+  checkRunConfig,
   loadRunDataset,
   type OpenRun,
   openRun,

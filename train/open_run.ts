@@ -16,7 +16,12 @@ import type { Dataset, DatasetSplit } from "../data/dataset.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
-import { type BackendInfo, parseBackendName, selectBackend } from "../nets/backend/select.ts";
+import {
+  type BackendInfo,
+  type BackendName,
+  parseBackendName,
+  selectBackend,
+} from "../nets/backend/select.ts";
 import {
   createTrainingSetup,
   type ResolvedSetup,
@@ -187,6 +192,36 @@ function checkDatasetName(name: string): void {
   }
 }
 
+/**
+ * The checks of a run's configuration that need no backend, data or model: the network's
+ * options, the dataset's name, the backend's name, and that a UFM reads synthetic data. Throws
+ * InvalidArgumentError naming the flag; returns the backend name.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * checkRunConfig({ ...defaultConfig("implicit"), backend: "gpu" }); // throws: --backend
+ * ```
+ */
+export function checkRunConfig(config: TrainConfig): BackendName {
+  validateSetupOptions(setupOptions(config, { numClasses: config.numClasses ?? 2 }));
+  checkDatasetName(config.dataset);
+  if (config.model === "ufm" && config.dataset !== "synthetic") {
+    throw new InvalidArgumentError(
+      "--model",
+      `ufm learns one free feature per sample and never reads the samples; --dataset ${config.dataset} ` +
+        "would only lend it labels: use --dataset synthetic (N from --dataset_size, K from --num_classes)",
+    );
+  }
+  if (config.model.startsWith("resnet") && config.dataset === "synthetic") {
+    throw new InvalidArgumentError(
+      "--model",
+      `${config.model} needs images, but --dataset synthetic gives feature vectors; use --model mlp (or ufm)`,
+    );
+  }
+  return parseBackendName(config.backend, "--backend");
+}
+
 /** Samples per training batch: `--batch_size`, or the whole (sub)set for the UFM by default. */
 function trainingBatchSize(
   config: TrainConfig,
@@ -240,9 +275,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   };
 
   // Names and values first (no backend, data or model yet): bad input fails at once.
-  validateSetupOptions(setupOptions(config, { numClasses: config.numClasses ?? 2 }));
-  checkDatasetName(config.dataset);
-  const backendName = parseBackendName(config.backend, "--backend");
+  const backendName = checkRunConfig(config);
   const backend: BackendInfo = await selectBackend(backendName, {
     ...(config.threads !== null ? { threads: config.threads } : {}),
     log: (line) => void log(line),
@@ -445,7 +478,7 @@ function runPathOf(request: TrainRequest): string {
   return join(expandHome(c.storage), c.uid);
 }
 
-/** Refuses a model that cannot use the dataset's samples (before anything is written). */
+/** Refuses a network that needs images on feature vectors (before anything is written). */
 function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
   const images = split.images !== null;
   if (config.model.startsWith("resnet") && !images) {
@@ -453,13 +486,6 @@ function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
       "--model",
       `${config.model} needs images, but --dataset ${config.dataset} gives feature vectors ` +
         `[${split.sampleShape}]; use --model mlp (or ufm)`,
-    );
-  }
-  if (config.model === "ufm" && config.dataset !== "synthetic") {
-    throw new InvalidArgumentError(
-      "--model",
-      `ufm learns one free feature per sample and never reads the samples; --dataset ${config.dataset} ` +
-        "would only lend it labels: use --dataset synthetic (N from --dataset_size, K from --num_classes)",
     );
   }
 }
