@@ -200,7 +200,13 @@ export async function measureSplit(
   evaluation: RunEvaluation,
   split: DatasetSplit,
   classifier: { W: Matrix; b: Float64Array },
-  options: { spillDirectory: string; batchSize?: number | null; sampleSize?: number | null },
+  options: {
+    spillDirectory: string;
+    batchSize?: number | null;
+    sampleSize?: number | null;
+    /** Rows up to this many bytes (N·d·4) stay in memory (default 1 GiB). */
+    inMemoryBytes?: number;
+  },
 ): Promise<SplitMeasurement> {
   const K = classifier.W.rows, d = classifier.W.cols;
   const sampleSize = options.sampleSize ?? null;
@@ -208,7 +214,9 @@ export async function measureSplit(
   const acc = new NcAccumulator({
     numClasses: K,
     dim: d,
-    ...(N * d * 4 > IN_MEMORY_BYTES ? { spillDirectory: options.spillDirectory } : {}),
+    ...(N * d * 4 > (options.inMemoryBytes ?? IN_MEMORY_BYTES)
+      ? { spillDirectory: options.spillDirectory }
+      : {}),
   });
   try {
     let forward = 0, metric = 0, t = performance.now();

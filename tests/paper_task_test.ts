@@ -146,9 +146,9 @@ Deno.test("paper: the whole pipeline; killed midway and started again it skips w
     Deno.readTextFileSync(join(a, "mnist-resnet18-paper", "manifest.jsonl")),
     manifestBefore,
   );
-  // ... while more epochs extend every run from its last checkpoint.
+  // ... while more epochs extend every run from its last checkpoint (two runs at a time).
   const sixEpochs = TINY.map((x, i) => TINY[i - 1] === "--epochs" ? "6" : x);
-  const longer = await finish(paper([...sixEpochs, "--storage", a]));
+  const longer = await finish(paper([...sixEpochs, "--storage", a, "--jobs", "2"]));
   assertEquals(longer.code, 0, longer.stderr);
   for (const run of RUNS) {
     assert(longer.stderr.includes(`${run}: train resumed and done`), longer.stderr);
