@@ -1,0 +1,261 @@
+/**
+ * The system's BLAS and LAPACK through Deno's FFI, for the float64 kernels whose cost dominates
+ * at scale (the neural-collapse metrics at K = 1000, d = 2048): `cblas_dgemm`, `cblas_dsyrk` and
+ * LAPACK's `dsyevd` (eigenvalues). Optional: without `--allow-ffi`, outside Deno, or without the
+ * library, {@link blas} returns null and callers use the TypeScript kernels (the oracle in
+ * tests); nothing here is needed to import `mod.ts`.
+ *
+ * The library: `$NC_BLAS_LIBRARY` if set (a path to a CBLAS + LAPACK library), else OpenBLAS at
+ * Debian's paths (`libopenblas0-pthread`: /usr/lib/x86_64-linux-gnu/openblas-pthread/
+ * libopenblas.so.0, or /usr/lib/aarch64-linux-gnu/…), Homebrew's
+ * (/opt/homebrew/opt/openblas/lib/libopenblas.dylib, /usr/local/opt/openblas/…), then
+ * `libopenblas.so.0` on the loader's path. `NC_BLAS=off` disables it.
+ *
+ * @module
+ */
+import { type Matrix, matrix } from "./matrix.ts";
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121;
+
+const SYMBOLS = {
+  cblas_dgemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f64",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f64",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  cblas_dsyrk: {
+    parameters: ["i32", "i32", "i32", "i32", "i32", "f64", "buffer", "i32", "f64", "buffer", "i32"],
+    result: "void",
+  },
+  dsyevd_: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "void",
+  },
+} as const;
+
+const CANDIDATES = [
+  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+  "/usr/local/opt/openblas/lib/libopenblas.dylib",
+  "libopenblas.so.0",
+];
+
+/**
+ * The float64 kernels the library provides.
+ *
+ * @example
+ * ```ts
+ * const b = blas();
+ * if (b) console.log(b.library);
+ * ```
+ */
+export type Blas = {
+  /** The library's path. */
+  library: string;
+  /** `A·Bᵀ` (A m×k, B n×k), into `out` (m×n) when given. */
+  matmulNT(A: Matrix, B: Matrix, out?: Matrix): Matrix;
+  /** `C ← beta·C + AᵀA` (A m×p, C p×p, both triangles written). */
+  gramInto(A: Matrix, C: Matrix, beta: number): void;
+  /** `C ← A·Aᵀ` (A m×p, C m×m, both triangles). */
+  outerGram(A: Matrix): Matrix;
+  /** The eigenvalues of a symmetric matrix, ascending (LAPACK dsyevd, no vectors). */
+  eigenvalues(A: Matrix): Float64Array;
+  /** Eigenvalues (ascending) and eigenvectors (column j for value j) of a symmetric matrix. */
+  eigen(A: Matrix): { values: Float64Array; vectors: Matrix };
+};
+
+let cached: Blas | null | undefined;
+let enabled = true;
+
+/**
+ * Turns the FFI kernels off (or on again) for this process: tests compare both paths.
+ *
+ * @example
+ * ```ts
+ * useBlas(false); // the TypeScript kernels from here on
+ * ```
+ */
+export function useBlas(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether this process may load a library (Deno, --allow-ffi, not NC_BLAS=off). */
+function allowed(): boolean {
+  const d = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (d === undefined || typeof d.dlopen !== "function") return false;
+  try {
+    if (d.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
+    if (d.permissions.querySync({ name: "env", variable: "NC_BLAS" }).state === "granted") {
+      if (d.env.get("NC_BLAS") === "off") return false;
+    }
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+function explicitPath(): string | undefined {
+  try {
+    if (
+      Deno.permissions.querySync({ name: "env", variable: "NC_BLAS_LIBRARY" }).state !== "granted"
+    ) return;
+    return Deno.env.get("NC_BLAS_LIBRARY") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The system's BLAS/LAPACK kernels, or null (no permission, no library, or turned off).
+ * An explicit `NC_BLAS_LIBRARY` that cannot be loaded is an error naming it.
+ *
+ * @example
+ * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * const X = randomNormal(new Rng(0), 100, 8);
+ * const G = blas()?.outerGram(X); // 100×100, or undefined without the library
+ * ```
+ */
+export function blas(): Blas | null {
+  if (!enabled) return null;
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (!allowed()) return null;
+  const given = explicitPath();
+  for (const path of given !== undefined ? [given] : CANDIDATES) {
+    let lib;
+    try {
+      lib = Deno.dlopen(path, SYMBOLS);
+    } catch (e) {
+      if (given !== undefined) {
+        throw new Error(`NC_BLAS_LIBRARY=${given}: cannot load it (${(e as Error).message})`);
+      }
+      continue;
+    }
+    cached = kernels(path, lib.symbols);
+    break;
+  }
+  return cached;
+}
+
+function kernels(library: string, s: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]): Blas {
+  return {
+    library,
+    matmulNT(A, B, out) {
+      if (A.cols !== B.cols) {
+        throw new RangeError(`matmulNT: ${A.rows}×${A.cols} by (${B.rows}×${B.cols})ᵀ`);
+      }
+      const C = out ?? matrix(A.rows, B.rows);
+      if (C.rows !== A.rows || C.cols !== B.rows) {
+        throw new RangeError("matmulNT: out has the wrong shape");
+      }
+      if (A.rows === 0 || B.rows === 0) return C;
+      s.cblas_dgemm(
+        ROW_MAJOR,
+        NO_TRANS,
+        TRANS,
+        A.rows,
+        B.rows,
+        A.cols,
+        1,
+        A.data,
+        A.cols,
+        B.data,
+        B.cols,
+        0,
+        C.data,
+        C.cols,
+      );
+      return C;
+    },
+    gramInto(A, C, beta) {
+      const p = A.cols;
+      if (C.rows !== p || C.cols !== p) throw new RangeError("gramInto: C must be p×p");
+      if (A.rows > 0) {
+        s.cblas_dsyrk(ROW_MAJOR, UPPER, TRANS, p, A.rows, 1, A.data, p, beta, C.data, p);
+      }
+      mirrorUpper(C);
+    },
+    outerGram(A) {
+      const m = A.rows, C = matrix(m, m);
+      if (m > 0) {
+        s.cblas_dsyrk(ROW_MAJOR, UPPER, NO_TRANS, m, A.cols, 1, A.data, A.cols, 0, C.data, m);
+      }
+      mirrorUpper(C);
+      return C;
+    },
+    eigenvalues(A) {
+      return syevd(s, A, false).values;
+    },
+    eigen(A) {
+      const { values, a } = syevd(s, A, true);
+      // Column-major eigenvectors: read row-major they are the rows; transpose to columns.
+      const n = A.rows, V = matrix(n, n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V.data[i * n + j] = a[j * n + i];
+      return { values, vectors: V };
+    },
+  };
+}
+
+/** LAPACK dsyevd on a copy of A (symmetric, so its row-major data is its column-major data). */
+function syevd(
+  s: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"],
+  A: Matrix,
+  vectors: boolean,
+): { values: Float64Array; a: Float64Array } {
+  const n = A.rows;
+  if (A.cols !== n) throw new RangeError(`eigen: A is ${A.rows}×${A.cols}, not square`);
+  const w = new Float64Array(n), a = A.data.slice();
+  if (n === 0) return { values: w, a };
+  const int = (v: number) => new Int32Array([v]);
+  const lw = vectors ? 1 + 6 * n + 2 * n * n : 2 * n + 1, liw = vectors ? 3 + 5 * n : 1;
+  const info = int(0);
+  s.dsyevd_(
+    new Uint8Array([(vectors ? "V" : "N").charCodeAt(0)]),
+    new Uint8Array(["U".charCodeAt(0)]),
+    int(n),
+    a,
+    int(n),
+    w,
+    new Float64Array(lw),
+    int(lw),
+    new Int32Array(liw),
+    int(liw),
+    info,
+  );
+  if (info[0] !== 0) throw new Error(`dsyevd: info = ${info[0]} (n = ${n})`);
+  return { values: w, a };
+}
+
+/** Copies the upper triangle of a square matrix onto the lower. */
+function mirrorUpper(C: Matrix): void {
+  const n = C.rows, c = C.data;
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) c[i * n + j] = c[j * n + i];
+}
