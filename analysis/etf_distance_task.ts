@@ -18,7 +18,8 @@ import { ETF_SOLVERS, type EtfSolver } from "../solver/nearest_etf.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { encodeSafetensors, readSafetensors, type TensorEntry } from "../train/safetensors.ts";
 import { type EtfDistanceInput, etfDistances } from "./etf_distance.ts";
-import { formatSeconds, type SplitName, SPLITS } from "./nc_task.ts";
+import { formatDuration } from "../train/progress.ts";
+import { type SplitName, SPLITS } from "./nc_task.ts";
 import { readRecords } from "./records.ts";
 import { readTrainedRun, runPathOf } from "./trained_run.ts";
 
@@ -203,7 +204,7 @@ export async function runEtfDistance(
         const eta = ((performance.now() - started) / done) * (total - done) / 1000;
         io.log(
           `etf-distance: ${split} epoch ${epoch} (${done}/${total})` +
-            (done < total ? `, ETA ${formatSeconds(eta)}` : ""),
+            (done < total ? `, ETA ${formatDuration(eta)}` : ""),
         );
       },
     });

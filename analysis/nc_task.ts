@@ -33,6 +33,7 @@ import {
 } from "../train/open_run.ts";
 import { encodeSafetensors, readSafetensors, type TensorEntry } from "../train/safetensors.ts";
 import { modelStateOf } from "../train/save_checkpoint.ts";
+import { formatDuration } from "../train/progress.ts";
 import { type Matrix, matrix } from "../solver/matrix.ts";
 import { type ClassMeans, NcAccumulator } from "./nc_accumulator.ts";
 import type { NcMetrics } from "./nc_metrics.ts";
@@ -379,7 +380,7 @@ export async function runNc(
         const total = [...todo.values()].reduce((a, s) => a + s.length, 0);
         const eta = ((performance.now() - started) / count) * (total - count) / 1000;
         io.log(
-          `nc: ${summary(split, c.epoch, m)}${total > count ? `; ETA ${formatSeconds(eta)}` : ""}`,
+          `nc: ${summary(split, c.epoch, m)}${total > count ? `; ETA ${formatDuration(eta)}` : ""}`,
         );
       }
     }
@@ -460,13 +461,4 @@ function summary(split: SplitName, epoch: number, m: SplitMeasurement): string {
       m.forwardSeconds.toFixed(1)
     } s, ` +
     `metrics ${m.metricSeconds.toFixed(1)} s`;
-}
-
-/** Seconds as "42 s", "3.5 min" or "1.2 h". */
-export function formatSeconds(s: number): string {
-  return s < 90
-    ? `${s.toFixed(0)} s`
-    : s < 5400
-    ? `${(s / 60).toFixed(1)} min`
-    : `${(s / 3600).toFixed(1)} h`;
 }

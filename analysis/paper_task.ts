@@ -22,7 +22,7 @@ import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
 import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
-import { formatSeconds } from "./nc_task.ts";
+import { formatDuration } from "../train/progress.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -379,7 +379,7 @@ export async function runPaper(
     const eta = ((performance.now() - started) / done) * (plan.runs.length - done) / 1000;
     io.log(
       `paper: ${done}/${plan.runs.length} runs analysed${
-        done < plan.runs.length ? `, ETA ${formatSeconds(eta)}` : ""
+        done < plan.runs.length ? `, ETA ${formatDuration(eta)}` : ""
       }`,
     );
   };
@@ -416,7 +416,7 @@ export async function runPaper(
     return 1;
   }
   io.log(
-    `paper: done in ${formatSeconds((performance.now() - started) / 1000)}; figures and report: ` +
+    `paper: done in ${formatDuration((performance.now() - started) / 1000)}; figures and report: ` +
       join(plan.figures, "report.html"),
   );
   return 0;
