@@ -15,7 +15,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Flag, flagHelp } from "../core/cli.ts";
+import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
@@ -110,18 +110,19 @@ const RESERVED = ["uid", "seed", "method", "resume", "resume_checkpoint", "force
  * ```
  */
 export function parsePaperArgs(args: string[]): PaperPlan | "help" {
-  const own: Record<string, string | true> = {};
+  // The pipeline's own flags (all take a value) go to parseFlags; the rest to training.
+  const ownArgs: string[] = [];
   const forwarded: string[] = [];
-  const spec = PAPER_FLAGS as Record<string, { kind: string }>;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--help") return "help";
-    const m = /^--([a-z_]+)(?:=(.*))?$/.exec(a);
-    const name = m?.[1];
-    if (name !== undefined && spec[name] !== undefined) {
-      const value = m![2] ?? args[++i];
-      if (value === undefined) throw new InvalidArgumentError(`--${name}`, "missing its value");
-      own[name] = value;
+    const name = /^--([a-z_]+)(?:=.*)?$/.exec(a)?.[1];
+    if (name !== undefined && name in PAPER_FLAGS) {
+      ownArgs.push(a);
+      if (!a.includes("=")) {
+        if (i + 1 >= args.length) throw new InvalidArgumentError(`--${name}`, "missing its value");
+        ownArgs.push(args[++i]);
+      }
       continue;
     }
     if (name !== undefined && RESERVED.includes(name)) {
@@ -132,11 +133,10 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
     }
     forwarded.push(a);
   }
-  const list = (name: string, fallback: readonly string[]) =>
-    own[name] === undefined
-      ? [...fallback]
-      : String(own[name]).split(",").map((s) => s.trim()).filter(Boolean);
-  const methods = list("methods", METHODS);
+  const parsed = parseFlags(ownArgs, PAPER_FLAGS);
+  if (parsed === "help") return "help";
+  const v = parsed.values;
+  const methods = v.methods;
   for (const m of methods) {
     if (!(METHODS as readonly string[]).includes(m)) {
       throw new InvalidArgumentError("--methods", `got ${m}, allowed: ${METHODS.join(", ")}`);
@@ -145,7 +145,7 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
   if (new Set(methods).size !== methods.length) {
     throw new InvalidArgumentError("--methods", "a method is given twice");
   }
-  const seeds = list("seeds", ["1", "2", "3"]).map((s) => {
+  const seeds = v.seeds.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) {
       throw new InvalidArgumentError("--seeds", `got ${s}, allowed: integers ≥ 0`);
@@ -161,21 +161,12 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
       `got ${seeds.length}, allowed: at least 2 (seed statistics need two runs)`,
     );
   }
-  const int = (name: string, min: number): number | null => {
-    if (own[name] === undefined) return null;
-    const n = Number(own[name]);
-    if (!Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`--${name}`, `got ${own[name]}, allowed: an integer ≥ ${min}`);
-    }
-    return n;
-  };
-  const jobs = int("jobs", 1) ?? 1;
-  const threads = int("threads", 1);
-  const storage = resolve(expandHome(String(own.storage ?? "runs")));
-  const dataset = String(own.dataset ?? "mnist"), model = String(own.model ?? "resnet18");
+  const jobs = v.jobs!, threads = v.threads;
+  const storage = resolve(expandHome(v.storage!));
+  const dataset = v.dataset!, model = v.model!;
   const dataFlags = [
-    ...(own.data_dir !== undefined ? ["--data_dir", String(own.data_dir)] : []),
-    ...(own.backend !== undefined ? ["--backend", String(own.backend)] : []),
+    ...(v.data_dir !== null ? ["--data_dir", v.data_dir] : []),
+    ...(v.backend !== null ? ["--backend", v.backend] : []),
     ...(threads !== null ? ["--threads", String(threads)] : []),
   ];
   const trainFlags = ["--dataset", dataset, "--model", model, ...dataFlags, ...forwarded];
