@@ -146,3 +146,30 @@ export async function runTask(name: string, main: () => Promise<number>): Promis
     throw e;
   }
 }
+
+/**
+ * A task that parses its command line into a request (or `"help"`, which prints `help`) and runs
+ * it; {@link runTask}'s exit codes. A number `run` returns is the exit code; anything else is 0.
+ *
+ * @example
+ * ```ts
+ * const parse = (args: string[]) => (args.includes("--help") ? "help" as const : { args });
+ * if (import.meta.main) await runParsedTask("echo", "usage: echo", parse, async (r) => console.log(r.args));
+ * ```
+ */
+export function runParsedTask<R>(
+  name: string,
+  help: string,
+  parse: (args: string[]) => R | "help" | Promise<R | "help">,
+  run: (request: R) => Promise<unknown>,
+): Promise<never> {
+  return runTask(name, async () => {
+    const request = await parse(Deno.args);
+    if (request === "help") {
+      console.log(help);
+      return 0;
+    }
+    const code = await run(request);
+    return typeof code === "number" ? code : 0;
+  });
+}

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { runTask } from "../core/cli.ts";
+import { runParsedTask } from "../core/cli.ts";
 import {
   ETF_DISTANCE_HELP,
   parseEtfDistanceArgs,
@@ -13,13 +13,10 @@ import {
 } from "../analysis/etf_distance_task.ts";
 
 if (import.meta.main) {
-  await runTask("etf-distance", async () => {
-    const request = await parseEtfDistanceArgs(Deno.args);
-    if (request === "help") {
-      console.log(ETF_DISTANCE_HELP);
-      return 0;
-    }
-    await runEtfDistance(request, { log: (line) => console.error(line) });
-    return 0;
-  });
+  await runParsedTask(
+    "etf-distance",
+    ETF_DISTANCE_HELP,
+    parseEtfDistanceArgs,
+    (r) => runEtfDistance(r, { log: (line) => console.error(line) }),
+  );
 }

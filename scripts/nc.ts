@@ -5,17 +5,14 @@
  *
  * @module
  */
-import { runTask } from "../core/cli.ts";
+import { runParsedTask } from "../core/cli.ts";
 import { NC_HELP, parseNcArgs, runNc } from "../analysis/nc_task.ts";
 
 if (import.meta.main) {
-  await runTask("nc", async () => {
-    const request = await parseNcArgs(Deno.args);
-    if (request === "help") {
-      console.log(NC_HELP);
-      return 0;
-    }
-    await runNc(request, { log: (line) => console.error(line) });
-    return 0;
-  });
+  await runParsedTask(
+    "nc",
+    NC_HELP,
+    parseNcArgs,
+    (r) => runNc(r, { log: (line) => console.error(line) }),
+  );
 }

@@ -5,16 +5,14 @@
  *
  * @module
  */
-import { runTask } from "../core/cli.ts";
+import { runParsedTask } from "../core/cli.ts";
 import { PAPER_HELP, parsePaperArgs, runPaper } from "../analysis/paper_task.ts";
 
 if (import.meta.main) {
-  await runTask("paper", async () => {
-    const plan = parsePaperArgs(Deno.args);
-    if (plan === "help") {
-      console.log(PAPER_HELP);
-      return 0;
-    }
-    return await runPaper(plan, { log: (line) => console.error(line) });
-  });
+  await runParsedTask(
+    "paper",
+    PAPER_HELP,
+    parsePaperArgs,
+    (r) => runPaper(r, { log: (line) => console.error(line) }),
+  );
 }

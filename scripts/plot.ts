@@ -5,17 +5,14 @@
  *
  * @module
  */
-import { runTask } from "../core/cli.ts";
+import { runParsedTask } from "../core/cli.ts";
 import { parsePlotArgs, PLOT_HELP, runPlot } from "../analysis/plot_task.ts";
 
 if (import.meta.main) {
-  await runTask("plot", async () => {
-    const request = await parsePlotArgs(Deno.args);
-    if (request === "help") {
-      console.log(PLOT_HELP);
-      return 0;
-    }
-    await runPlot(request, { log: (line) => console.error(line) });
-    return 0;
-  });
+  await runParsedTask(
+    "plot",
+    PLOT_HELP,
+    parsePlotArgs,
+    (r) => runPlot(r, { log: (line) => console.error(line) }),
+  );
 }
