@@ -21,13 +21,11 @@ import { type EtfDistanceInput, etfDistances } from "./etf_distance.ts";
 import { formatDuration } from "../train/progress.ts";
 import { type SplitName, SPLITS } from "./nc_task.ts";
 import { readRecords } from "./records.ts";
-import { readTrainedRun, runPathOf } from "./trained_run.ts";
+import { readTrainedRun, RUN_FLAGS, runPathOf } from "./trained_run.ts";
 
 /** Flags of `deno task etf-distance`. */
 export const ETF_DISTANCE_FLAGS = {
-  uid: { kind: "string", default: null, help: "the run's uid (its directory under --storage)" },
-  storage: { kind: "string", default: "runs", help: "directory holding run directories" },
-  run: { kind: "string", default: null, help: "the run directory itself (instead of --uid)" },
+  ...RUN_FLAGS,
   split: {
     kind: "string",
     default: "both",

@@ -47,6 +47,7 @@ export {
 } from "./seed_stats_task.ts";
 export {
   readTrainedRun,
+  RUN_FLAGS,
   type RunCheckpoint,
   runPathOf,
   selectEpochs,

@@ -40,6 +40,7 @@ import type { NcMetrics } from "./nc_metrics.ts";
 import { readRecords, upsertRecord } from "./records.ts";
 import {
   readTrainedRun,
+  RUN_FLAGS,
   type RunCheckpoint,
   runPathOf,
   selectEpochs,
@@ -53,9 +54,7 @@ export type SplitName = typeof SPLITS[number];
 
 /** Flags of `deno task nc`. */
 export const NC_FLAGS = {
-  uid: { kind: "string", default: null, help: "the run's uid (its directory under --storage)" },
-  storage: { kind: "string", default: "runs", help: "directory holding run directories" },
-  run: { kind: "string", default: null, help: "the run directory itself (instead of --uid)" },
+  ...RUN_FLAGS,
   split: {
     kind: "string",
     default: "both",

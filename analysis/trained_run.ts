@@ -11,6 +11,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
+import type { Flag } from "../core/cli.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
@@ -44,6 +45,13 @@ export type TrainedRun = {
   dataset: { name: string; train: number; test: number; numClasses: number };
   checkpoints: RunCheckpoint[];
 };
+
+/** The flags that name one trained run (read by {@link runPathOf}), shared by the tasks. */
+export const RUN_FLAGS = {
+  uid: { kind: "string", default: null, help: "the run's uid (its directory under --storage)" },
+  storage: { kind: "string", default: "runs", help: "directory holding run directories" },
+  run: { kind: "string", default: null, help: "the run directory itself (instead of --uid)" },
+} as const satisfies Record<string, Flag>;
 
 /**
  * The run directory named by `--run DIR`, or by `--storage` and `--uid`.
