@@ -175,15 +175,18 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
     numClasses: runs[0].dataset.numClasses,
   };
   const stats: SplitSeedStats[] = [];
-  const present = await Promise.all(
+  // Each run's nc records per split, read once.
+  const ncRecords = await Promise.all(
     runs.map(async (r) => {
-      const s: SplitName[] = [];
+      const bySplit = new Map<SplitName, EpochRecord[]>();
       for (const split of SPLITS) {
-        if ((await readRecords(join(r.path, "nc", `${split}.jsonl`))).length) s.push(split);
+        const records = await readRecords(join(r.path, "nc", `${split}.jsonl`));
+        if (records.length) bySplit.set(split, records);
       }
-      return s;
+      return bySplit;
     }),
   );
+  const present = ncRecords.map((m) => [...m.keys()]);
   checkSame(flag, runs, (_, i) => present[i].join(",") || "none", "nc splits");
   if (present[0].length === 0) {
     throw new InvalidArgumentError(
@@ -192,9 +195,7 @@ export async function parseSeedStatsArgs(args: string[]): Promise<SeedStatsReque
     );
   }
   for (const split of present[0]) {
-    const nc = await Promise.all(
-      runs.map((r) => readRecords(join(r.path, "nc", `${split}.jsonl`))),
-    );
+    const nc = ncRecords.map((m) => m.get(split)!);
     const etf = await Promise.all(
       runs.map((r) => readRecords(join(r.path, "etf-distance", `${split}.jsonl`))),
     );
