@@ -16,6 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { sampledRssMiB } from "../core/memory.ts";
 import { etfDistances, type Matrix, NcAccumulator, randomNormal, Rng } from "../mod.ts";
 
 const HELP = `deno task bench:analysis --case nc|etf-distance [flags]
@@ -24,17 +25,6 @@ const HELP = `deno task bench:analysis --case nc|etf-distance [flags]
   --dim d       default 2048 (nc), 512 (etf-distance)
   --epochs E    etf-distance: measured epochs (default 40)
   --solver S    etf-distance: trust-regions (default) | closed-form`;
-
-/**
- * The largest resident set size seen at the sample points, MiB (`Deno.memoryUsage().rss`; the
- * kernel's own peak, /proc/self/status VmHWM, needs --allow-all: wrap the task in
- * `/usr/bin/time -v` for it).
- */
-let rssSeen = 0;
-function sampledRssMiB(): number {
-  rssSeen = Math.max(rssSeen, Deno.memoryUsage().rss);
-  return rssSeen / 2 ** 20;
-}
 
 function benchNc(N: number, K: number, d: number) {
   const rng = new Rng(1);

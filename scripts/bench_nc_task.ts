@@ -14,6 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { sampledRssMiB } from "../core/memory.ts";
 import { measureSplit } from "../analysis/nc_task.ts";
 import { BatchTransform } from "../data/transforms.ts";
 import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
@@ -21,17 +22,6 @@ import { createTrainingSetup } from "../nets/training/setup.ts";
 import { defaultConfig } from "../train/config.ts";
 import { loadRunDataset, runEvaluation, setupOptions } from "../train/open_run.ts";
 import { matrix } from "../solver/matrix.ts";
-
-/**
- * The largest resident set size seen at the sample points, MiB (`Deno.memoryUsage().rss`; the
- * kernel's own peak, /proc/self/status VmHWM, needs --allow-all: wrap the task in
- * `/usr/bin/time -v` for it).
- */
-let rssSeen = 0;
-function sampledRssMiB(): number {
-  rssSeen = Math.max(rssSeen, Deno.memoryUsage().rss);
-  return rssSeen / 2 ** 20;
-}
 
 if (import.meta.main) {
   const { values } = parseArgs({
