@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
+import { TINY_RUN } from "./support/tiny_run.ts";
 import { NC_RECORD_KEYS } from "../analysis/nc_task.ts";
 import { ETF_DISTANCE_KEYS } from "../analysis/seed_stats_task.ts";
 
@@ -22,16 +23,7 @@ const TINY = [
   "fixed,implicit",
   "--seeds",
   "1,2",
-  "--sample_size",
-  "10",
-  "--resnet_width",
-  "4",
-  "--batch_size",
-  "20",
-  "--backend",
-  "wasm",
-  "--data_dir",
-  "/nonexistent-data-dir",
+  ...TINY_RUN,
   "--epochs",
   "4",
   "--checkpoint_every",
