@@ -20,68 +20,18 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
 import { type MethodStats, panelRows, PANELS, panelSpec } from "../analysis/figures.ts";
 import { renderPng, renderSvg } from "../analysis/render.ts";
-import type { SplitSeedStats } from "../analysis/seed_stats_task.ts";
+import { handMadeStats } from "./support/seed_stats_fixture.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GOLDEN = new URL("./fixtures/golden_nc1.svg", import.meta.url);
 const METHODS = ["standard", "fixed", "implicit"];
 
-/** Statistics of one method whose every series is `scale·f(epoch)` with a ±10 % band. */
-function stats(method: string, split: SplitSeedStats["split"], scale: number): SplitSeedStats {
-  const epochs = [5, 10, 15, 20];
-  const keys = split === "training" ? ["loss", "batchTop1", "solverIterations", "solverSeconds"] : [
-    "top1",
-    "nc1",
-    "nc2",
-    "nc3",
-    "nc4",
-    "whEquinormDiff",
-    "avgCosMargin",
-    "etfWH",
-    "wToEtf",
-    "hToEtf",
-    "wToRef",
-    "hToRef",
-  ];
-  const series: SplitSeedStats["series"] = {};
-  for (const key of keys) {
-    const median = epochs.map((e) => scale / e);
-    series[key] = {
-      mean: median,
-      std: median.map((m) => m / 10),
-      median,
-      min: median.map((m) => m * 0.9),
-      max: median.map((m) => m * 1.1),
-    };
-  }
-  const ranks = [0, 0.5, 1];
-  return {
-    split,
-    experiment: { dataset: "mnist", model: "resnet18", method, numClasses: 10 },
-    runs: ["a", "b"],
-    uids: [`${method}-seed1`, `${method}-seed2`],
-    epochs,
-    series,
-    source: {},
-    ...(split === "training" ? {} : {
-      lastEpochMargins: {
-        ranks,
-        mean: [-0.1, 0.2, 0.4],
-        std: [0, 0, 0],
-        median: [-0.1, 0.2, 0.4],
-        min: [-0.2, 0.1, 0.3],
-        max: [0, 0.3, 0.5],
-      },
-    }),
-  };
-}
-
 const methods: MethodStats[] = METHODS.map((m, i) => ({
   method: m,
   files: {
-    train: stats(m, "train", i + 1),
-    test: stats(m, "test", i + 1),
-    training: stats(m, "training", i + 1),
+    train: handMadeStats(m, "train", i + 1),
+    test: handMadeStats(m, "test", i + 1),
+    training: handMadeStats(m, "training", i + 1),
   },
 }));
 

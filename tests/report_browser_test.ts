@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pngjs from "npm:pngjs@7.0.0";
 import { assert, assertEquals } from "./assert.ts";
+import { handMadeStats } from "./support/seed_stats_fixture.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
@@ -20,56 +21,6 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
   }
 });
 if (!CHROMIUM) console.warn("report_browser_test: no chromium: ignored");
-
-/** A method's statistics with every series the panels draw (values positive, bands ±10 %). */
-function stats(method: string, split: string, scale: number) {
-  const epochs = [5, 10, 15];
-  const keys = split === "training"
-    ? ["loss", "batchTop1", "solverIterations", "solverSeconds", "stepSeconds"]
-    : [
-      "top1",
-      "nc1",
-      "nc2",
-      "nc3",
-      "nc4",
-      "whEquinormDiff",
-      "avgCosMargin",
-      "etfWH",
-      "wToEtf",
-      "hToEtf",
-      "wToRef",
-      "hToRef",
-    ];
-  const series = Object.fromEntries(keys.map((k) => {
-    const median = epochs.map((e) => scale / e);
-    return [k, {
-      mean: median,
-      std: median.map((m) => m / 10),
-      median,
-      min: median.map((m) => 0.9 * m),
-      max: median.map((m) => 1.1 * m),
-    }];
-  }));
-  return {
-    split,
-    experiment: { dataset: "mnist", model: "resnet18", method, numClasses: 10 },
-    runs: [],
-    uids: [`${method}-seed1`, `${method}-seed2`],
-    epochs,
-    series,
-    source: {},
-    ...(split === "training" ? {} : {
-      lastEpochMargins: {
-        ranks: [0, 1],
-        mean: [0, 1],
-        std: [0, 0],
-        median: [0, 1],
-        min: [-0.1, 0.9],
-        max: [0.1, 1],
-      },
-    }),
-  };
-}
 
 async function chromium(args: string[]) {
   const out = await new Deno.Command(CHROMIUM!, {
@@ -97,8 +48,11 @@ Deno.test({
     ["standard", "fixed", "implicit"].forEach((m, i) => {
       const dir = join(storage, `mnist-resnet18-${m}-seed-seed-stats`);
       Deno.mkdirSync(dir);
-      for (const split of ["train", "test", "training"]) {
-        Deno.writeTextFileSync(join(dir, `${split}.json`), JSON.stringify(stats(m, split, i + 1)));
+      for (const split of ["train", "test", "training"] as const) {
+        Deno.writeTextFileSync(
+          join(dir, `${split}.json`),
+          JSON.stringify(handMadeStats(m, split, i + 1)),
+        );
       }
     });
     const plot = await new Deno.Command(Deno.execPath(), {
