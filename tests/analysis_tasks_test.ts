@@ -18,8 +18,8 @@
  * the metrics of W alone (NC2, W-equinorm; W is read from the same file) to 1e-9.
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
+import { denoTask } from "./support/deno_task.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
 import { NC_FLAGS, NC_RECORD_KEYS } from "../analysis/nc_task.ts";
 import { ETF_DISTANCE_FLAGS } from "../analysis/etf_distance_task.ts";
@@ -27,7 +27,6 @@ import { ETF_DISTANCE_KEYS, SEED_STATS_FLAGS } from "../analysis/seed_stats_task
 import { readSafetensors } from "../train/safetensors.ts";
 import { loadDataset } from "../data/load.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PYTHON = "/usr/bin/python3";
 const RECOMPUTE = new URL("./fixtures/recompute_nc.py", import.meta.url).pathname;
 const hasTorch = await new Deno.Command(PYTHON, { args: ["-c", "import torch, PIL, numpy"] })
@@ -41,16 +40,10 @@ if (!hasTorch) {
 const storage = await Deno.makeTempDir({ prefix: "nc-analysis-test-" });
 const used = new Set<string>();
 
-async function task(name: string, args: string[]) {
+/** denoTask, recording the flags used (the last test checks that every flag was). */
+function task(name: string, args: string[]) {
   for (const a of args) if (a.startsWith("--")) used.add(`${name} ${a}`);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", name, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return denoTask(name, args);
 }
 
 const lines = (path: string) =>

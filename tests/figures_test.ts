@@ -16,13 +16,12 @@ import pngjs from "npm:pngjs@7.0.0";
 import { XMLValidator } from "npm:fast-xml-parser@4.5.7";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
+import { denoTask } from "./support/deno_task.ts";
 import { type MethodStats, panelRows, PANELS, panelSpec } from "../analysis/figures.ts";
 import { renderPng, renderSvg } from "../analysis/render.ts";
 import { handMadeStats } from "./support/seed_stats_fixture.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GOLDEN = new URL("./fixtures/golden_nc1.svg", import.meta.url);
 const METHODS = ["standard", "fixed", "implicit"];
 
@@ -113,15 +112,7 @@ Deno.test("figures: rendering is deterministic and matches the golden SVG", asyn
   assertEquals(a, await Deno.readTextFile(GOLDEN), "golden SVG (UPDATE_GOLDEN=1 rewrites it)");
 });
 
-async function task(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "plot", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
+const task = (args: string[]) => denoTask("plot", args);
 
 Deno.test("figures: deno task plot draws every panel from seed-stats directories; bad input exits 2", async () => {
   const storage = await Deno.makeTempDir({ prefix: "nc-plot-test-" });

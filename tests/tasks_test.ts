@@ -7,26 +7,13 @@
  */
 import pngjs from "npm:pngjs@7.0.0";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./assert.ts";
+import { denoTask } from "./support/deno_task.ts";
 import { FLAGS } from "../train/config.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const storage = await Deno.makeTempDir({ prefix: "nc-tasks-test-" });
 
-async function task(
-  name: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", name, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const task = denoTask;
 
 /** A class-per-folder dataset of 8×8 PNGs: 2 classes × 6 images. */
 function writeFolderDataset(root: string): void {
