@@ -19,17 +19,15 @@ import { join } from "node:path";
 import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { DatasetSplit } from "../data/dataset.ts";
-import { BatchTransform } from "../data/transforms.ts";
 import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
-import { createTrainingSetup } from "../nets/training/setup.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { loadModelCheckpoint } from "../train/checkpoint.ts";
 import { evaluationBatches } from "../train/evaluate.ts";
 import {
+  createRunSetup,
   loadRunDataset,
   type RunEvaluation,
   runEvaluation,
-  setupOptions,
 } from "../train/open_run.ts";
 import { encodeSafetensors, readSafetensors, type TensorEntry } from "../train/safetensors.ts";
 import { modelStateOf } from "../train/save_checkpoint.ts";
@@ -348,14 +346,7 @@ export async function runNc(
     io.log(`nc: note: --threads ${request.threads} has no effect on the ${backend.name} backend`);
   }
   const data = await loadRunDataset(config, io.log);
-  const K = data.train.numClasses;
-  const { setup, dispose } = createTrainingSetup(
-    setupOptions(config, {
-      numClasses: K,
-      inputShape: new BatchTransform(data.train, { train: false }).sampleShape,
-      numSamples: data.train.length,
-    }),
-  );
+  const { setup, dispose } = createRunSetup(config, data);
   try {
     const evaluation = runEvaluation(config, data, setup);
     await Deno.mkdir(ncDir, { recursive: true });

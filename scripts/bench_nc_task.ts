@@ -16,11 +16,9 @@
 import { parseArgs } from "node:util";
 import { sampledRssMiB } from "../core/memory.ts";
 import { measureSplit } from "../analysis/nc_task.ts";
-import { BatchTransform } from "../data/transforms.ts";
 import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
-import { createTrainingSetup } from "../nets/training/setup.ts";
 import { defaultConfig } from "../train/config.ts";
-import { loadRunDataset, runEvaluation, setupOptions } from "../train/open_run.ts";
+import { createRunSetup, loadRunDataset, runEvaluation } from "../train/open_run.ts";
 import { matrix } from "../solver/matrix.ts";
 
 if (import.meta.main) {
@@ -56,13 +54,7 @@ if (import.meta.main) {
     log: (l) => console.error(l),
   });
   const data = await loadRunDataset(config, (l) => console.error(l));
-  const { setup, dispose } = createTrainingSetup(
-    setupOptions(config, {
-      numClasses: 10,
-      inputShape: new BatchTransform(data.train, { train: false }).sampleShape,
-      numSamples: data.train.length,
-    }),
-  );
+  const { setup, dispose } = createRunSetup(config, data);
   const c = setup.head.classifier();
   const W = matrix(c.W.shape[0], c.W.shape[1], Float64Array.from(await c.W.data()));
   const b = Float64Array.from(await c.b.data());

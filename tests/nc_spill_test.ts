@@ -9,11 +9,9 @@ import { assert, assertEquals } from "./assert.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
 import { measureSplit, NC_RECORD_KEYS, readClassifier } from "../analysis/nc_task.ts";
 import { readTrainedRun } from "../analysis/trained_run.ts";
-import { BatchTransform } from "../data/transforms.ts";
 import { selectBackend } from "../nets/backend/select.ts";
-import { createTrainingSetup } from "../nets/training/setup.ts";
 import { loadModelCheckpoint } from "../train/checkpoint.ts";
-import { loadRunDataset, runEvaluation, setupOptions } from "../train/open_run.ts";
+import { createRunSetup, loadRunDataset, runEvaluation } from "../train/open_run.ts";
 import { modelStateOf } from "../train/save_checkpoint.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -40,11 +38,7 @@ Deno.test("nc: rows spilled to disk give exactly the in-memory metrics, and the 
   await selectBackend("wasm", { log: () => {} });
   const run = await readTrainedRun(join(storage, "run"), "--run");
   const data = await loadRunDataset(run.config, () => {});
-  const { setup, dispose } = createTrainingSetup(setupOptions(run.config, {
-    numClasses: 10,
-    inputShape: new BatchTransform(data.train, { train: false }).sampleShape,
-    numSamples: data.train.length,
-  }));
+  const { setup, dispose } = createRunSetup(run.config, data);
   try {
     const c = run.checkpoints.at(-1)!;
     await loadModelCheckpoint(join(run.path, c.model), modelStateOf(setup));

@@ -27,6 +27,7 @@ export {
 export { evaluateRun, train, type TrainOutcome } from "./trainer.ts";
 export {
   checkRunConfig,
+  createRunSetup,
   loadRunDataset,
   type OpenRun,
   openRun,

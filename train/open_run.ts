@@ -313,13 +313,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   }
   // Validates the batching options before anything is written, naming the flags.
   withFlagNames(() => epochPlan(split, pipeline));
-  const { setup, resolved, dispose } = createTrainingSetup(
-    setupOptions(config, {
-      numClasses: K,
-      inputShape: transform.sampleShape,
-      numSamples: split.length,
-    }),
-  );
+  const { setup, resolved, dispose } = createRunSetup(config, data, transform.sampleShape);
   let start = { epoch: 0, globalStep: 0 };
   let lastCheckpoint = "none";
   try {
@@ -379,6 +373,30 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     log: (line) => log(line),
     dispose,
   };
+}
+
+/**
+ * The network set-up of a run with configuration `config` on `data` (K, the input shape and N
+ * from the training split; `sampleShape` defaults to its evaluation transform's).
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "./config.ts";
+ * const config = defaultConfig("implicit");
+ * const data = await loadRunDataset(config, console.error);
+ * const { setup, dispose } = createRunSetup(config, data);
+ * ```
+ */
+export function createRunSetup(
+  config: TrainConfig,
+  data: Dataset,
+  sampleShape: readonly number[] = new BatchTransform(data.train, { train: false }).sampleShape,
+): ReturnType<typeof createTrainingSetup> {
+  return createTrainingSetup(setupOptions(config, {
+    numClasses: data.train.numClasses,
+    inputShape: [...sampleShape],
+    numSamples: data.train.length,
+  }));
 }
 
 /**
