@@ -163,6 +163,42 @@ Deno.test("analysis tasks: nc, etf-distance and seed-stats over two seeds write 
       const [K, d] = ncW.shape;
       assertEquals(tensors.get("E_W.epoch-0004")!.shape, [d, K]);
       assertEquals(tensors.get("E_H.epoch-0002")!.shape, [d, K]);
+      // Every reported distance, recomputed here from the saved E's and nc's saved W and H̄.
+      const ncRecords = lines(join(run, "nc", `${split}.jsonl`));
+      const E = (name: string, epoch: number) =>
+        tensors.get(`${name}.epoch-${String(epoch).padStart(4, "0")}`)!.data as Float64Array;
+      const dist2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+        let t = 0;
+        for (let i = 0; i < a.length; i++) t += (a[i] - b[i]) ** 2;
+        return t;
+      };
+      /** Xᵀ/‖X‖_F (d×K row-major) of a K×d matrix. */
+      const normalisedT = (X: Float64Array) => {
+        const n = Math.sqrt(X.reduce((a, v) => a + v * v, 0));
+        return Float64Array.from(
+          { length: K * d },
+          (_, q) => X[(q % K) * d + Math.floor(q / K)] / n,
+        );
+      };
+      for (const [i, r] of records.entries()) {
+        const saved = (await readSafetensors(join(run, "nc", ncRecords[i].file))).tensors;
+        const W = saved.get("W")!.data as Float64Array,
+          H = saved.get("H_bar")!.data as Float64Array;
+        const want = {
+          etfWH: dist2(E("E_W", r.epoch), E("E_H", r.epoch)),
+          wToEtf: dist2(E("E_W", r.epoch), normalisedT(W)),
+          hToEtf: dist2(E("E_H", r.epoch), normalisedT(H)),
+          wToRef: dist2(E("E_W", r.epoch), E("E_W", r.refEpoch)),
+          hToRef: dist2(E("E_H", r.epoch), E("E_H", r.refEpoch)),
+          whToM: ncRecords[i].nc3, // the same ‖W·H̄/‖W·H̄‖ − M/sqrt(K−1)‖ as nc's NC3
+        };
+        for (const [key, v] of Object.entries(want)) {
+          assert(
+            Math.abs(r[key] - v) <= 1e-12 * Math.abs(v) + 1e-15,
+            `${split} epoch ${r.epoch} ${key}: ${r[key]} vs ${v}`,
+          );
+        }
+      }
     }
   }
   // --force with --every 4 re-measures epoch 4 only.
