@@ -33,7 +33,8 @@ const METHODS: Method[] = [
 const CASES: Record<string, { d: number; K: number; steps: number; methods: string[] }> = {
   "512x10": { d: 512, K: 10, steps: 50, methods: ["trust-regions+ddn", "closed-form"] },
   "512x100": { d: 512, K: 100, steps: 50, methods: ["trust-regions+ddn", "closed-form"] },
-  "1024x1000": { d: 1024, K: 1000, steps: 3, methods: ["closed-form"] },
+  "1024x1000": { d: 1024, K: 1000, steps: 10, methods: ["trust-regions+ddn", "closed-form"] },
+  "2048x1000": { d: 2048, K: 1000, steps: 10, methods: ["trust-regions+ddn", "closed-form"] },
 };
 
 const HELP = `deno task bench [--case NAME]... [--steps N] [--seed S] [--json]

@@ -1,7 +1,9 @@
 /**
  * The system's BLAS and LAPACK through Deno's FFI, for the float64 kernels whose cost dominates
- * at scale (the neural-collapse metrics at K = 1000, d = 2048): `cblas_dgemm`, `cblas_dsyrk` and
- * LAPACK's `dsyevd` (eigenvalues). Optional: without `--allow-ffi`, outside Deno, or without the
+ * at scale (the neural-collapse metrics and the nearest-ETF node at K = 1000, d = 2048):
+ * `cblas_dgemm`, `cblas_dsyrk`, `cblas_dtrsm` and LAPACK's `dsyevd` (symmetric eigensolver) and
+ * `dpotrf` (Cholesky). The dense products of `products.ts`, `symmetricEigen` and the Cholesky QR
+ * use them above a size threshold (`BLAS_MIN_WORK`, `LAPACK_MIN_ORDER`). Optional: without `--allow-ffi`, outside Deno, or without the
  * library, {@link blas} returns null and callers use the TypeScript kernels (the oracle in
  * tests); nothing here is needed to import `mod.ts`.
  *
@@ -15,7 +17,7 @@
  */
 import { type Matrix, matrix } from "./matrix.ts";
 
-const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121;
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121, RIGHT = 142, NON_UNIT = 131;
 
 const SYMBOLS = {
   cblas_dgemm: {
@@ -41,6 +43,24 @@ const SYMBOLS = {
     parameters: ["i32", "i32", "i32", "i32", "i32", "f64", "buffer", "i32", "f64", "buffer", "i32"],
     result: "void",
   },
+  cblas_dtrsm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f64",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  dpotrf_: { parameters: ["buffer", "buffer", "buffer", "buffer", "buffer"], result: "void" },
   dsyevd_: {
     parameters: [
       "buffer",
@@ -89,6 +109,32 @@ export type Blas = {
   eigenvalues(A: Matrix): Float64Array;
   /** Eigenvalues (ascending) and eigenvectors (column j for value j) of a symmetric matrix. */
   eigen(A: Matrix): { values: Float64Array; vectors: Matrix };
+  /**
+   * `c ← alpha·op(a)·op(b) + beta·c` on row-major arrays: op(a) m×k, op(b) k×n, c m×n, where
+   * op transposes when its flag is set (a is then stored k×m, b n×k).
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float64Array,
+    b: Float64Array,
+    beta: number,
+    c: Float64Array,
+  ): void;
+  /**
+   * In place: the symmetric n×n row-major `a` (both triangles equal) is replaced by its
+   * eigenvectors, eigenvector j in column j when `vectors`; returns the eigenvalues ascending.
+   */
+  symmetricEigenInPlace(a: Float64Array, n: number, vectors: boolean): Float64Array;
+  /**
+   * In place: `Z ← Z·R⁻¹` with `RᵀR = ZᵀZ` (Cholesky, diag(R) > 0), the Q factor of the
+   * sign-normalised QR of Z (m×n). False, Z unchanged, when ZᵀZ is not positive definite.
+   */
+  choleskyQrInPlace(Z: Matrix): boolean;
 };
 
 let cached: Blas | null | undefined;
@@ -216,12 +262,66 @@ function kernels(library: string, s: Deno.DynamicLibrary<typeof SYMBOLS>["symbol
     },
     eigen(A) {
       const { values, a } = syevd(s, A, true);
-      // Column-major eigenvectors: read row-major they are the rows; transpose to columns.
-      const n = A.rows, V = matrix(n, n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) V.data[i * n + j] = a[j * n + i];
-      return { values, vectors: V };
+      transposeSquare(a, A.rows);
+      return { values, vectors: matrix(A.rows, A.rows, a) };
+    },
+    gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
+      if (m === 0 || n === 0) return;
+      if (k === 0) {
+        for (let i = 0; i < m * n; i++) c[i] *= beta;
+        return;
+      }
+      s.cblas_dgemm(
+        ROW_MAJOR,
+        transA ? TRANS : NO_TRANS,
+        transB ? TRANS : NO_TRANS,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        transA ? m : k,
+        b,
+        transB ? k : n,
+        beta,
+        c,
+        n,
+      );
+    },
+    symmetricEigenInPlace(a, n, vectors) {
+      const values = syevdInPlace(s, a, n, vectors);
+      if (vectors) transposeSquare(a, n);
+      return values;
+    },
+    choleskyQrInPlace(Z) {
+      const m = Z.rows, n = Z.cols;
+      if (n === 0) return true;
+      const R = matrix(n, n);
+      s.cblas_dsyrk(ROW_MAJOR, UPPER, TRANS, n, m, 1, Z.data, n, 0, R.data, n);
+      // Row-major upper = column-major lower: LAPACK's lower Cholesky factor L is R = Lᵀ here.
+      const info = new Int32Array([0]);
+      s.dpotrf_(char("L"), new Int32Array([n]), R.data, new Int32Array([n]), info);
+      if (info[0] !== 0) return false;
+      for (let i = 0; i < n; i++) if (!(R.data[i * n + i] > 0)) return false;
+      s.cblas_dtrsm(ROW_MAJOR, RIGHT, UPPER, NO_TRANS, NON_UNIT, m, n, 1, R.data, n, Z.data, n);
+      return true;
     },
   };
+}
+
+function char(c: string): Uint8Array {
+  return new Uint8Array([c.charCodeAt(0)]);
+}
+
+/** In place transpose of a square row-major array. */
+function transposeSquare(a: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const t = a[i * n + j];
+      a[i * n + j] = a[j * n + i];
+      a[j * n + i] = t;
+    }
+  }
 }
 
 /** LAPACK dsyevd on a copy of A (symmetric, so its row-major data is its column-major data). */
@@ -232,14 +332,25 @@ function syevd(
 ): { values: Float64Array; a: Float64Array } {
   const n = A.rows;
   if (A.cols !== n) throw new RangeError(`eigen: A is ${A.rows}×${A.cols}, not square`);
-  const w = new Float64Array(n), a = A.data.slice();
-  if (n === 0) return { values: w, a };
+  const a = A.data.slice();
+  return { values: syevdInPlace(s, a, n, vectors), a };
+}
+
+/** LAPACK dsyevd on `a` in place (column-major eigenvectors when `vectors`); the eigenvalues. */
+function syevdInPlace(
+  s: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"],
+  a: Float64Array,
+  n: number,
+  vectors: boolean,
+): Float64Array {
+  const w = new Float64Array(n);
+  if (n === 0) return w;
   const int = (v: number) => new Int32Array([v]);
   const lw = vectors ? 1 + 6 * n + 2 * n * n : 2 * n + 1, liw = vectors ? 3 + 5 * n : 1;
   const info = int(0);
   s.dsyevd_(
-    new Uint8Array([(vectors ? "V" : "N").charCodeAt(0)]),
-    new Uint8Array(["U".charCodeAt(0)]),
+    char(vectors ? "V" : "N"),
+    char("U"),
     int(n),
     a,
     int(n),
@@ -251,7 +362,7 @@ function syevd(
     info,
   );
   if (info[0] !== 0) throw new Error(`dsyevd: info = ${info[0]} (n = ${n})`);
-  return { values: w, a };
+  return w;
 }
 
 /** Copies the upper triangle of a square matrix onto the lower. */

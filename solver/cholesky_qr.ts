@@ -6,9 +6,10 @@
  *
  * @module
  */
+import { blas } from "./blas.ts";
 import { tryCholesky } from "./cholesky.ts";
 import type { Matrix } from "./matrix.ts";
-import { gram } from "./products.ts";
+import { BLAS_MIN_WORK, gram } from "./products.ts";
 
 /**
  * In place: `Z ← Z·R⁻¹`, the Q factor of Z with diag(R) > 0. Returns false (Z unchanged) when
@@ -25,6 +26,9 @@ import { gram } from "./products.ts";
 export function choleskyQrInPlace(Z: Matrix): boolean {
   const n = Z.cols;
   if (n === 0) return true;
+  // Above the product threshold: dsyrk, LAPACK's dpotrf and dtrsm (solver/blas.ts).
+  const fast = Z.rows * n * n >= BLAS_MIN_WORK ? blas() : null;
+  if (fast !== null) return fast.choleskyQrInPlace(Z);
   const L = tryCholesky(gram(Z));
   if (L === null) return false;
   const l = L.data, z = Z.data;

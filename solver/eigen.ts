@@ -14,7 +14,21 @@
  *
  * @module
  */
+import { blas } from "./blas.ts";
 import { type Matrix, matrix } from "./matrix.ts";
+
+/**
+ * Matrices of at least this order are decomposed by LAPACK's `dsyevd` (divide and conquer)
+ * when the system library is loaded (`solver/blas.ts`); smaller ones, or without a library, by
+ * the TypeScript tridiagonalisation and QL sweeps below. Same symmetrisation and errors.
+ *
+ * @example
+ * ```ts
+ * const K = 1000;
+ * const usesLapack = K >= LAPACK_MIN_ORDER; // true
+ * ```
+ */
+export const LAPACK_MIN_ORDER = 32;
 
 /** Iterations allowed per eigenvalue before the QL algorithm is declared not to converge. */
 const MAX_QL_ITERATIONS = 60;
@@ -72,6 +86,17 @@ function decompose(
         `${name}: entry (${Math.floor(i / n)}, ${i % n}) of A is ${src[i]}, not finite`,
       );
     }
+  }
+  const fast = n >= LAPACK_MIN_ORDER ? blas() : null;
+  if (fast !== null) {
+    const s = new Float64Array(n * n); // (A + Aᵀ)/2, both triangles
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++) {
+        s[i * n + j] = s[j * n + i] = 0.5 * src[i * n + j] + 0.5 * src[j * n + i];
+      }
+    }
+    const values = fast.symmetricEigenInPlace(s, n, withVectors);
+    return { values, vectors: withVectors ? matrix(n, n, s) : null };
   }
   // Working upper triangle of (A + Aᵀ)/2.
   const a = new Float64Array(n * n);

@@ -7,9 +7,10 @@
  * `C = (2/(K−1))·M + δ·I`, so the Riemannian Hessian `P_X(∇²f[V] − V·sym(Xᵀ∇f))` is
  * `(Ω, N) ↦ (skew(Ω·D), N·D)` with `D = C − sym(Xᵀ∇f)`. In D's eigenbasis `D = Q·Λ·Qᵀ`, with
  * coordinates `Ω̃ = QᵀΩQ`, `Ñ = N·Q` (an isometry), it is diagonal:
- * `Ω̃_ij ↦ Ω̃_ij·(λ_i + λ_j)/2`, `Ñ_ij ↦ Ñ_ij·λ_j`. Truncated CG therefore costs O(dK) per
- * inner iteration, and each outer iteration a few d×K×K products (gradient, rotation,
- * retraction). CG is invariant under this change of basis, so the iterates are pymanopt's
+ * `Ω̃_ij ↦ Ω̃_ij·(λ_i + λ_j)/2`, `Ñ_ij ↦ Ñ_ij·λ_j`, constant on the K(K−1)/2 pairs of Ω̃
+ * and the K columns of Ñ, so truncated CG runs on one multiple of the gradient per group
+ * (`reduction`, see `DiagonalReduction`): O(K²) per inner iteration, and each outer iteration a
+ * few d×K×K products (gradient, rotation, retraction) and one K×K eigendecomposition. CG is invariant under this change of basis, so the iterates are pymanopt's
  * (up to rounding).
  *
  * Coordinate vectors are `[Ω̃ (K×K, row-major), Ñ (d×K, row-major)]`.
@@ -22,7 +23,7 @@ import type { EtfProblem } from "./etf_problem.ts";
 import { type Matrix, matrix } from "./matrix.ts";
 import { matmul, matmulNT, matmulSubtractInPlace, matmulTN } from "./products.ts";
 import { stiefelDimension } from "./stiefel.ts";
-import type { LocalModel, TrustRegionProblem } from "./trust_regions.ts";
+import type { DiagonalReduction, LocalModel, TrustRegionProblem } from "./trust_regions.ts";
 
 /**
  * The trust-region view of a nearest-ETF problem with the diagonal-Hessian chart.
@@ -68,6 +69,10 @@ export class EtfLocalModel implements LocalModel<Matrix> {
   #XtE: Matrix;
   #N: Matrix;
   #Q: Matrix | null = null;
+  #values: Float64Array | null = null;
+  /** The gradient's chart coordinates: Ω̃ = Qᵀ·skew(XᵀE)·Q (K×K, exactly skew) and Ñ = N·Q. */
+  #omega: Matrix | null = null;
+  #normal: Matrix | null = null;
   #weights: Float64Array | null = null;
   #gradient: Float64Array | null = null;
 
@@ -93,39 +98,96 @@ export class EtfLocalModel implements LocalModel<Matrix> {
     this.gradientNorm = Math.sqrt(n2);
   }
 
+  /** D's eigenbasis and the gradient's chart coordinates (two d×K×K products, one K³ eigen). */
   #prepare(): void {
     const { d, K } = this.#problem;
     const xte = this.#XtE.data;
     const D = this.#problem.lagrangianMatrix(this.#XtE); // (2/(K−1))·M + δ·I − sym(XᵀE)
     const { values, vectors: Q } = symmetricEigen(D);
-    const w = new Float64Array(this.size);
-    for (let i = 0; i < K; i++) {
-      for (let j = 0; j < K; j++) w[i * K + j] = 0.5 * (values[i] + values[j]);
-    }
-    for (let r = 0; r < d; r++) w.set(values, K * K + r * K);
-    // Gradient coordinates: Ω̃ = Qᵀ·skew(XᵀE)·Q (re-skewed exactly), Ñ = N·Q.
     const Omega = matrix(K, K);
     for (let i = 0; i < K; i++) {
       for (let j = 0; j < K; j++) Omega.data[i * K + j] = 0.5 * (xte[i * K + j] - xte[j * K + i]);
     }
-    const g = new Float64Array(this.size);
-    const OmegaT = matmulTN(Q, matmul(Omega, Q));
-    skewInto(OmegaT.data, g, K);
-    matmul(this.#N, Q, matrix(d, K, g.subarray(K * K)));
+    const omega = matrix(K, K);
+    skewInto(matmulTN(Q, matmul(Omega, Q)).data, omega.data, K);
+    this.#normal = matmul(this.#N, Q, matrix(d, K));
+    this.#omega = omega;
     this.#Q = Q;
-    this.#weights = w;
-    this.#gradient = g;
+    this.#values = values;
   }
 
   gradient(): Float64Array {
-    if (this.#gradient === null) this.#prepare();
-    return this.#gradient as Float64Array;
+    if (this.#gradient === null) {
+      if (this.#omega === null) this.#prepare();
+      const K = this.#problem.K;
+      const g = new Float64Array(this.size);
+      g.set((this.#omega as Matrix).data);
+      g.set((this.#normal as Matrix).data, K * K);
+      this.#gradient = g;
+    }
+    return this.#gradient;
   }
 
   hessian(v: Float64Array, out: Float64Array): void {
-    if (this.#weights === null) this.#prepare();
-    const w = this.#weights as Float64Array;
+    if (this.#weights === null) {
+      if (this.#values === null) this.#prepare();
+      const { d, K } = this.#problem;
+      const values = this.#values as Float64Array;
+      const w = new Float64Array(this.size);
+      for (let i = 0; i < K; i++) {
+        for (let j = 0; j < K; j++) w[i * K + j] = 0.5 * (values[i] + values[j]);
+      }
+      for (let r = 0; r < d; r++) w.set(values, K * K + r * K);
+      this.#weights = w;
+    }
+    const w = this.#weights;
     for (let i = 0; i < w.length; i++) out[i] = w[i] * v[i];
+  }
+
+  /**
+   * The Hessian is diagonal in the chart with weight `(λ_i + λ_j)/2` on the pair
+   * `(Ω̃_ij, Ω̃_ji)` (i < j; the diagonal of Ω̃ is 0) and `λ_j` on column j of Ñ: K(K−1)/2 + K
+   * groups instead of K² + dK coordinates (500,500 instead of 3,048,000 at d = 2048, K = 1000).
+   */
+  reduction(): DiagonalReduction {
+    if (this.#omega === null) this.#prepare();
+    const { d, K } = this.#problem;
+    const values = this.#values as Float64Array;
+    const om = (this.#omega as Matrix).data, nt = (this.#normal as Matrix).data;
+    const pairs = (K * (K - 1)) / 2;
+    const weights = new Float64Array(pairs + K), mass = new Float64Array(pairs + K);
+    let p = 0;
+    for (let i = 0; i < K; i++) {
+      for (let j = i + 1; j < K; j++, p++) {
+        weights[p] = 0.5 * (values[i] + values[j]);
+        mass[p] = 2 * om[i * K + j] * om[i * K + j];
+      }
+    }
+    weights.set(values, pairs);
+    for (let r = 0; r < d; r++) {
+      for (let j = 0; j < K; j++) mass[pairs + j] += nt[r * K + j] * nt[r * K + j];
+    }
+    const size = this.size;
+    return {
+      weights,
+      mass,
+      expand(c: Float64Array): Float64Array {
+        const v = new Float64Array(size);
+        let q = 0;
+        for (let i = 0; i < K; i++) {
+          for (let j = i + 1; j < K; j++, q++) {
+            v[i * K + j] = c[q] * om[i * K + j];
+            v[j * K + i] = c[q] * om[j * K + i];
+          }
+        }
+        const cols = c.subarray(pairs);
+        for (let r = 0; r < d; r++) {
+          const o = K * K + r * K;
+          for (let j = 0; j < K; j++) v[o + j] = cols[j] * nt[r * K + j];
+        }
+        return v;
+      },
+    };
   }
 
   /** A no-op: the Hessian and linear combinations keep Ω̃ exactly skew and Ñ in range. */

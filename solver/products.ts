@@ -3,10 +3,30 @@
  *
  * Every product takes an optional `out` (shape-checked, overwritten) so hot loops can avoid
  * allocation. Loops are ordered for row-major storage: the innermost loop runs along a row.
+ * Products of at least {@link BLAS_MIN_WORK} multiply-adds run in the system BLAS when it is
+ * loaded (`solver/blas.ts`: `--allow-ffi` and OpenBLAS), the same product to rounding; the
+ * TypeScript kernels are the fallback and the oracle in tests.
  *
  * @module
  */
+import { type Blas, blas } from "./blas.ts";
 import { type Matrix, matrix } from "./matrix.ts";
+
+/**
+ * Products of at least this many multiply-adds (64³) go to the system BLAS when it is loaded;
+ * smaller ones stay in TypeScript (the solver at K = 10 runs exactly as without a library).
+ *
+ * @example
+ * ```ts
+ * const d = 512, K = 100;
+ * const usesBlas = d * K * K >= BLAS_MIN_WORK; // true: UᵀV at K = 100 goes to dgemm
+ * ```
+ */
+export const BLAS_MIN_WORK = 64 ** 3;
+
+function fast(work: number): Blas | null {
+  return work >= BLAS_MIN_WORK ? blas() : null;
+}
 
 function target(out: Matrix | undefined, rows: number, cols: number, name: string): Matrix {
   if (out === undefined) return matrix(rows, cols);
@@ -89,6 +109,11 @@ export function matmul(A: Matrix, B: Matrix, out?: Matrix): Matrix {
   if (B.rows !== p) throw new RangeError(`matmul: A is ${m}×${p} but B is ${B.rows}×${n}`);
   const C = target(out, m, n, "matmul");
   noAlias("matmul", C, A, B);
+  const f = fast(m * p * n);
+  if (f !== null) {
+    f.gemm(false, false, m, n, p, 1, A.data, B.data, 0, C.data);
+    return C;
+  }
   C.data.fill(0);
   gemmAccumulate(A.data, B.data, C.data, m, p, n);
   return C;
@@ -115,6 +140,12 @@ export function matmulSum(A: Matrix, B: Matrix, D: Matrix, E: Matrix, out?: Matr
   }
   const C = target(out, m, n, "matmulSum");
   noAlias("matmulSum", C, A, B, D, E);
+  const f = fast(m * n * (A.cols + D.cols));
+  if (f !== null) {
+    f.gemm(false, false, m, n, A.cols, 1, A.data, B.data, 0, C.data);
+    f.gemm(false, false, m, n, D.cols, 1, D.data, E.data, 1, C.data);
+    return C;
+  }
   C.data.fill(0);
   gemmAccumulate(A.data, B.data, C.data, m, A.cols, n);
   gemmAccumulate(D.data, E.data, C.data, m, D.cols, n);
@@ -141,6 +172,11 @@ export function matmulSubtractInPlace(A: Matrix, B: Matrix, C: Matrix): Matrix {
     );
   }
   noAlias("matmulSubtractInPlace", C, A, B);
+  const f = fast(m * p * n);
+  if (f !== null) {
+    f.gemm(false, false, m, n, p, -1, A.data, B.data, 1, C.data);
+    return C;
+  }
   const negB = new Float64Array(B.data.length);
   for (let i = 0; i < negB.length; i++) negB[i] = -B.data[i];
   gemmAccumulate(A.data, negB, C.data, m, p, n);
@@ -163,6 +199,11 @@ export function matmulTN(A: Matrix, B: Matrix, out?: Matrix): Matrix {
   if (B.rows !== m) throw new RangeError(`matmulTN: A is ${m}×${p} but B is ${B.rows}×${n}`);
   const C = target(out, p, n, "matmulTN");
   noAlias("matmulTN", C, A, B);
+  const f = fast(m * p * n);
+  if (f !== null) {
+    f.gemm(true, false, p, n, m, 1, A.data, B.data, 0, C.data);
+    return C;
+  }
   const a = A.data, b = B.data, c = C.data;
   c.fill(0);
   // Four rows of A and B at a time, two output rows per pass (they share B's loads).
@@ -213,6 +254,11 @@ export function matmulNT(A: Matrix, B: Matrix, out?: Matrix): Matrix {
   if (B.cols !== p) throw new RangeError(`matmulNT: A is ${m}×${p} but B is ${n}×${B.cols}`);
   const C = target(out, m, n, "matmulNT");
   noAlias("matmulNT", C, A, B);
+  const f = fast(m * p * n);
+  if (f !== null) {
+    f.gemm(false, true, m, n, p, 1, A.data, B.data, 0, C.data);
+    return C;
+  }
   const bt = new Float64Array(p * n), b = B.data;
   for (let i = 0; i < n; i++) for (let k = 0; k < p; k++) bt[k * n + i] = b[i * p + k];
   C.data.fill(0);
@@ -234,6 +280,11 @@ export function gram(A: Matrix, out?: Matrix): Matrix {
   const m = A.rows, p = A.cols;
   const C = target(out, p, p, "gram");
   noAlias("gram", C, A);
+  const f = fast(m * p * p);
+  if (f !== null) {
+    f.gramInto(A, C, 0);
+    return C;
+  }
   const a = A.data, c = C.data;
   c.fill(0);
   let r = 0;

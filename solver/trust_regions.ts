@@ -88,6 +88,41 @@ export interface LocalModel<P> {
   toTangent(v: Float64Array): void;
   /** The retraction of the tangent vector with coordinates v. */
   retract(v: Float64Array): P;
+  /**
+   * Optional: the Hessian is diagonal in these coordinates and constant on groups of them (see
+   * {@link DiagonalReduction}); truncated CG then runs on one number per group.
+   */
+  reduction?(): DiagonalReduction;
+}
+
+/**
+ * A local model whose Hessian is diagonal, `Hess[v]_i = w_i·v_i`, with equal weights on each of
+ * a partition of the coordinates into groups. CG from η = 0 on such a system keeps every
+ * iterate (η, r, δ and their Hessian images) equal, on each group g, to a multiple c_g of the
+ * gradient's restriction to g (Krylov vectors are polynomials in the diagonal Hessian applied to
+ * the gradient). So truncated CG runs exactly, in exact arithmetic, on the G multiples with the
+ * Hessian `diag(weights)`, gradient all ones, and the inner product `Σ_g mass_g·a_g·b_g`
+ * (`mass_g = ‖gradient on g‖²`): the same iterates, inner products, stopping tests and model
+ * values as on the full coordinates, for O(G) work per inner iteration instead of O(size).
+ *
+ * @example
+ * ```ts
+ * import { randomNormal, Rng } from "../core/random.ts";
+ * import { EtfLocalModel } from "./etf_chart.ts";
+ * import { EtfProblem } from "./etf_problem.ts";
+ * import { eye } from "./matrix.ts";
+ * const model = new EtfLocalModel(new EtfProblem(randomNormal(new Rng(0), 16, 4), null, 0), eye(16, 4));
+ * const { weights, mass, expand } = model.reduction();
+ * const eta = expand(new Float64Array(weights.length).fill(-1)); // −gradient, in full coordinates
+ * ```
+ */
+export interface DiagonalReduction {
+  /** The Hessian's weight on each group. */
+  weights: Float64Array;
+  /** The squared norm of the gradient's restriction to each group. */
+  mass: Float64Array;
+  /** Full coordinates of the vector equal to `c[g]` times the gradient on each group g. */
+  expand(c: Float64Array): Float64Array;
 }
 
 /**
@@ -190,6 +225,51 @@ function dot(a: Float64Array, b: Float64Array): number {
   return s0 + s1;
 }
 
+/** `Σ m_i·a_i·b_i`. */
+function weightedDot(m: Float64Array, a: Float64Array, b: Float64Array): number {
+  let s0 = 0, s1 = 0, i = 0;
+  const n = a.length;
+  for (; i + 1 < n; i += 2) {
+    s0 += m[i] * a[i] * b[i];
+    s1 += m[i + 1] * a[i + 1] * b[i + 1];
+  }
+  if (i < n) s0 += m[i] * a[i] * b[i];
+  return s0 + s1;
+}
+
+/** What truncated CG needs of a local model: gradient, Hessian, inner product, projection. */
+type CgOperator = {
+  g: Float64Array;
+  hessian(v: Float64Array, out: Float64Array): void;
+  dot(a: Float64Array, b: Float64Array): number;
+  toTangent(v: Float64Array): void;
+  /** Full coordinates of a vector of this operator's space. */
+  expand(v: Float64Array): Float64Array;
+};
+
+function cgOperator<P>(model: LocalModel<P>): CgOperator {
+  const reduction = model.reduction?.();
+  if (reduction === undefined) {
+    return {
+      g: model.gradient(),
+      hessian: (v, out) => model.hessian(v, out),
+      dot,
+      toTangent: (v) => model.toTangent(v),
+      expand: (v) => v,
+    };
+  }
+  const { weights: w, mass, expand } = reduction;
+  return {
+    g: new Float64Array(w.length).fill(1),
+    hessian(v, out) {
+      for (let i = 0; i < w.length; i++) out[i] = w[i] * v[i];
+    },
+    dot: (a, b) => weightedDot(mass, a, b),
+    toTangent() {},
+    expand,
+  };
+}
+
 /** Workspace for truncated CG, reused across outer iterations. */
 class TcgWorkspace {
   eta: Float64Array;
@@ -214,9 +294,8 @@ class TcgWorkspace {
  * Truncated (Steihaug–Toint) CG for `min ⟨g, η⟩ + ½⟨η, Hη⟩, ‖η‖ ≤ Δ` from η = 0, without
  * preconditioning, exactly as pymanopt 2.2. Leaves η and Hη in the workspace.
  */
-function truncatedCg<P>(
-  model: LocalModel<P>,
-  g: Float64Array,
+function truncatedCg(
+  model: CgOperator,
   radius: number,
   theta: number,
   kappa: number,
@@ -225,6 +304,7 @@ function truncatedCg<P>(
   w: TcgWorkspace,
 ): { inner: number; stop: TcgStopReason } {
   const { eta, Heta, r, delta, Hdelta } = w;
+  const { g, dot } = model;
   const n = g.length;
   eta.fill(0);
   Heta.fill(0);
@@ -334,15 +414,16 @@ export function trustRegions<P>(
   if (maxIterations === 0) return finish("max-iterations", 0);
   if (model.gradientNorm < minGradientNorm) return finish("min-gradient-norm", 0);
 
-  const work = new TcgWorkspace(model.size);
+  let work: TcgWorkspace | null = null;
   for (let iteration = 1;; iteration++) {
-    const g = model.gradient();
-    const { inner, stop } = truncatedCg(model, g, radius, theta, kappa, minInner, maxInner, work);
-    const xProp = model.retract(work.eta);
+    const op = cgOperator(model);
+    if (work === null || work.eta.length !== op.g.length) work = new TcgWorkspace(op.g.length);
+    const { inner, stop } = truncatedCg(op, radius, theta, kappa, minInner, maxInner, work);
+    const xProp = model.retract(op.expand(work.eta));
     const fProp = problem.cost(xProp);
     const reg = Math.max(1, Math.abs(fx)) * EPS * rhoReg;
     const rhoNum = fx - fProp + reg;
-    const rhoDen = -dot(g, work.eta) - 0.5 * dot(work.eta, work.Heta) + reg;
+    const rhoDen = -op.dot(op.g, work.eta) - 0.5 * op.dot(work.eta, work.Heta) + reg;
     const modelDecreased = rhoDen >= 0;
     const rho = rhoNum / rhoDen;
     const usedRadius = radius;
