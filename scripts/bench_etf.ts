@@ -1,13 +1,18 @@
 /**
  * Benchmark of the nearest-ETF node, forward + backward per call, on a training-like sequence
  * (issue 2): Y₀ random with unit norm, `Y_t = normalise(Y_{t−1} + 0.05·G_t/sqrt(dK))`, each solve
- * started at and proximal to the previous solution, the first from the feasibility solution.
+ * started at and proximal to the previous solution, the first from the feasibility solution (by
+ * the closed form: the same cost and U·M as trust-regions; unlike a cold trust-region solve at
+ * K = 1000 it takes a second).
  *
  *   deno task bench                      # all default cases
  *   deno task bench --case 512x10 --steps 50
+ *   deno task bench --case 2048x1000 --method closed-form
  *
- * Prints one line per (case, method) with the median, 10th and 90th percentile seconds per
- * forward+backward call, mean trust-region iterations, and the process's peak RSS.
+ * Each (case, method) runs in its own process, so that its peak RSS (getrusage's maximum) is its own. Prints one
+ * line per (case, method) with the median, 10th and 90th percentile seconds per forward+backward
+ * call, mean trust-region iterations, the peak RSS, and whether the system BLAS/LAPACK was used
+ * (solver/blas.ts: the task passes `--allow-ffi`; `NC_BLAS=off` measures the TypeScript kernels).
  *
  * @module
  */
@@ -20,6 +25,8 @@ import {
   randomNormal,
   Rng,
 } from "../mod.ts";
+import { peakRssMiB } from "../core/memory.ts";
+import { blas } from "../solver/blas.ts";
 
 type Method = {
   name: string;
@@ -30,6 +37,10 @@ const METHODS: Method[] = [
   { name: "trust-regions+ddn", solver: "trust-regions", backward: "ddn" },
   { name: "closed-form", solver: "closed-form", backward: "closed-form" },
 ];
+/**
+ * The cases. UFM-1000 at the paper's d = 512 has no simplex ETF (St(d, K) needs d ≥ K), so the
+ * K = 1000 cases are d = 1024 (the smallest power of two that fits) and ImageNet's d = 2048.
+ */
 const CASES: Record<string, { d: number; K: number; steps: number; methods: string[] }> = {
   "512x10": { d: 512, K: 10, steps: 50, methods: ["trust-regions+ddn", "closed-form"] },
   "512x100": { d: 512, K: 100, steps: 50, methods: ["trust-regions+ddn", "closed-form"] },
@@ -37,11 +48,13 @@ const CASES: Record<string, { d: number; K: number; steps: number; methods: stri
   "2048x1000": { d: 2048, K: 1000, steps: 10, methods: ["trust-regions+ddn", "closed-form"] },
 };
 
-const HELP = `deno task bench [--case NAME]... [--steps N] [--seed S] [--json]
-  --case   one of ${Object.keys(CASES).join(", ")} (repeatable; default: all)
-  --steps  sequence length (default: 50, and 3 for 1024x1000)
-  --seed   random seed (default 0)
-  --json   one JSON object per line instead of a table`;
+const HELP = `deno task bench [--case NAME]... [--method NAME] [--steps N] [--seed S] [--json]
+  --case    one of ${Object.keys(CASES).join(", ")} (repeatable; default: all)
+  --method  ${METHODS.map((m) => m.name).join(" | ")} (default: both)
+  --steps   sequence length (default: 50, and 10 at K = 1000)
+  --seed    random seed (default 0)
+  --json    one JSON object per line instead of a table
+Each (case, method) runs in its own process (its own peak RSS). NC_BLAS=off: TypeScript kernels.`;
 
 function normalise(Y: Matrix): Matrix {
   const n = frobeniusNorm(Y);
@@ -57,7 +70,7 @@ function quantile(sorted: number[], q: number): number {
 function run(d: number, K: number, steps: number, method: Method, seed: number) {
   const rng = new Rng(seed);
   let Y = normalise(randomNormal(rng, d, K));
-  let U = nearestEtf(Y, { solver: method.solver, maxIterations: 500 }).U;
+  let U = nearestEtf(Y, { solver: "closed-form" }).U;
   const seconds: number[] = [];
   let iterations = 0;
   for (let t = 1; t <= steps; t++) {
@@ -85,17 +98,37 @@ function run(d: number, K: number, steps: number, method: Method, seed: number) 
     p90Seconds: quantile(sorted, 0.9),
     meanIterations: iterations / steps,
     peakRssMiB: peakRssMiB(),
+    blas: blas()?.library ?? null,
   };
 }
 
-/** Peak resident set size of this process (VmHWM), or the current RSS where /proc is absent. */
-function peakRssMiB(): number {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const m = status.match(/VmHWM:\s+(\d+) kB/);
-    if (m) return Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
-  return Deno.memoryUsage().rss / 2 ** 20;
+type Row = ReturnType<typeof run> & { case: string };
+
+/** Runs one (case, method) in a child process with this process's permissions; its JSON row. */
+async function child(name: string, method: string, steps: string | undefined, seed: string) {
+  const args = [
+    "run",
+    "--allow-ffi",
+    "--allow-read",
+    "--allow-env",
+    new URL(import.meta.url).pathname,
+    "--child",
+    "--case",
+    name,
+    "--method",
+    method,
+    "--seed",
+    seed,
+    ...(steps === undefined ? [] : ["--steps", steps]),
+  ];
+  const out = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`bench: ${name} ${method} failed (exit ${out.code})`);
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim()) as Row;
+}
+
+function fail(message: string): never {
+  console.error(message);
+  Deno.exit(2);
 }
 
 if (import.meta.main) {
@@ -103,9 +136,11 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       case: { type: "string", multiple: true },
+      method: { type: "string" },
       steps: { type: "string" },
       seed: { type: "string", default: "0" },
       json: { type: "boolean", default: false },
+      child: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -116,38 +151,46 @@ if (import.meta.main) {
   const names = values.case ?? Object.keys(CASES);
   for (const name of names) {
     if (!(name in CASES)) {
-      console.error(
+      fail(
         `--case: unknown case ${JSON.stringify(name)}; allowed: ${Object.keys(CASES).join(", ")}`,
       );
-      Deno.exit(2);
     }
   }
+  const methodNames = METHODS.map((m) => m.name);
+  if (values.method !== undefined && !methodNames.includes(values.method)) {
+    fail(`--method: got ${JSON.stringify(values.method)}; allowed: ${methodNames.join(", ")}`);
+  }
   const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) fail(`--seed: got ${values.seed}, allowed: an integer`);
   const stepsOverride = values.steps === undefined ? undefined : Number(values.steps);
   if (stepsOverride !== undefined && !(Number.isInteger(stepsOverride) && stepsOverride >= 1)) {
-    console.error(`--steps: got ${values.steps}, allowed: an integer ≥ 1`);
-    Deno.exit(2);
+    fail(`--steps: got ${values.steps}, allowed: an integer ≥ 1`);
+  }
+  if (values.child) {
+    const c = CASES[names[0]], m = METHODS.find((m) => m.name === values.method)!;
+    const r = run(c.d, c.K, stepsOverride ?? c.steps, m, seed);
+    console.log(JSON.stringify({ case: names[0], ...r }));
+    Deno.exit(0);
   }
   if (!values.json) {
     console.log(
-      "case        method              steps  median ms    p10 ms    p90 ms  iters  peak RSS MiB",
+      "case        method              steps  median ms    p10 ms    p90 ms  iters  peak RSS MiB  BLAS",
     );
   }
   for (const name of names) {
     const c = CASES[name];
     for (const m of METHODS.filter((m) => c.methods.includes(m.name))) {
-      const r = run(c.d, c.K, stepsOverride ?? c.steps, m, seed);
-      if (values.json) console.log(JSON.stringify({ case: name, ...r }));
+      if (values.method !== undefined && m.name !== values.method) continue;
+      const r = await child(name, m.name, values.steps, values.seed);
+      if (values.json) console.log(JSON.stringify(r));
       else {
+        const ms = (s: number) => (s * 1e3).toFixed(3);
         console.log(
           `${name.padEnd(11)} ${m.name.padEnd(18)} ${String(r.steps).padStart(6)} ` +
-            `${(r.medianSeconds * 1e3).toFixed(3).padStart(10)} ${
-              (r.p10Seconds * 1e3).toFixed(3).padStart(9)
-            } ` +
-            `${(r.p90Seconds * 1e3).toFixed(3).padStart(9)} ${
-              r.meanIterations.toFixed(2).padStart(6)
-            } ` +
-            `${r.peakRssMiB.toFixed(0).padStart(13)}`,
+            `${ms(r.medianSeconds).padStart(10)} ${ms(r.p10Seconds).padStart(9)} ` +
+            `${ms(r.p90Seconds).padStart(9)} ${r.meanIterations.toFixed(2).padStart(6)} ` +
+            `${(r.peakRssMiB === null ? "n/a" : r.peakRssMiB.toFixed(0)).padStart(13)}  ` +
+            `${r.blas === null ? "no" : "yes"}`,
         );
       }
     }

@@ -45,14 +45,27 @@ export class EtfProblem {
   /** `A = c·Y·M + δ·U_prox` (d×K): on St(d,K), f(U) = const − ⟨U, A⟩. */
   readonly A: Matrix;
 
-  /** Builds the problem; arguments are assumed validated (see `nearestEtf`). */
-  constructor(Y: Matrix, prox: Matrix | null, delta: number) {
+  /**
+   * Builds the problem; arguments are assumed validated (see `nearestEtf`). `computed`: A and
+   * the spread already computed for these very entries (see {@link EtfProblem.over}).
+   */
+  constructor(
+    Y: Matrix,
+    prox: Matrix | null,
+    delta: number,
+    computed?: { A: Matrix; spread: number },
+  ) {
     this.Y = Y;
     this.d = Y.rows;
     this.K = Y.cols;
     this.prox = prox;
     this.delta = prox === null ? 0 : delta;
     this.c = 2 / Math.sqrt(this.K - 1);
+    if (computed !== undefined) {
+      this.A = computed.A;
+      this.spread = computed.spread;
+      return;
+    }
     // One pass: A = c·Y·M + δ·U_prox (Y·M: each row minus its mean) and ‖Y·M‖_F.
     const { d, K, c } = this;
     const y = Y.data, a = new Float64Array(d * K);
@@ -71,6 +84,24 @@ export class EtfProblem {
     }
     this.spread = Math.sqrt(spread2);
     this.A = matrix(d, K, a);
+  }
+
+  /**
+   * The same problem (same A, spread and δ) over other storage holding the same entries of Y and
+   * the anchor (copies), without recomputing A: what a cache keeps so that it references none of
+   * its caller's matrices.
+   *
+   * @example
+   * ```ts
+   * import { randomNormal, Rng } from "../core/random.ts";
+   * import { clone, eye } from "./matrix.ts";
+   * const Y = randomNormal(new Rng(0), 16, 4), prox = eye(16, 4);
+   * const p = new EtfProblem(Y, prox, 1e-3);
+   * const kept = p.over(clone(Y), clone(prox)); // kept.A === p.A
+   * ```
+   */
+  over(Y: Matrix, prox: Matrix | null): EtfProblem {
+    return new EtfProblem(Y, prox, this.delta, { A: this.A, spread: this.spread });
   }
 
   /** f(U), evaluated directly from its definition (no use of UᵀU = I). */

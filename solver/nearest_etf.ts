@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from "../core/errors.ts";
 import { EtfLocalModel, etfTrustRegionProblem } from "./etf_chart.ts";
 import { EtfProblem } from "./etf_problem.ts";
-import { eye, type Matrix } from "./matrix.ts";
+import { eye, type Matrix, matrix } from "./matrix.ts";
 import { orthonormalise } from "./orthonormalise.ts";
 import { type PolarDecomposition, polarFactor } from "./polar.ts";
 import { frobeniusNorm } from "./products.ts";
@@ -260,15 +260,24 @@ export function nearestEtf(Y: Matrix, options: NearestEtfOptions = {}): NearestE
   const polar = polarFactor(problem.A, { start, minNullity: problem.prox === null ? 1 : 0 });
   const U = polar.U;
   // One allocation for both snapshots (Y, then the caller's prox).
-  const n = problem.Y.data.length;
+  const { d, K } = problem, n = d * K;
   const snapshot = new Float64Array(options.prox === undefined ? n : 2 * n);
   snapshot.set(problem.Y.data);
   if (options.prox !== undefined) snapshot.set(options.prox.data, n);
+  const proxInput = options.prox === undefined ? null : snapshot.subarray(n);
+  // The record references none of the caller's matrices: in a training sequence the prox is the
+  // previous solve's U, a key of this cache, and a record holding it would keep every earlier
+  // record alive (90 MB a step at d = 2048, K = 1000).
+  const keptProx = problem.prox === null
+    ? null
+    : problem.prox === options.prox
+    ? matrix(d, K, proxInput!)
+    : problem.prox; // re-orthonormalised: already a copy of ours
   closedFormCache.set(U.data, {
     Y: snapshot.subarray(0, n),
-    proxInput: options.prox === undefined ? null : snapshot.subarray(n),
+    proxInput,
     delta: problem.delta,
-    problem,
+    problem: problem.over(matrix(d, K, snapshot.subarray(0, n)), keptProx),
     polar,
   });
   return {

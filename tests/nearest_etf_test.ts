@@ -205,3 +205,45 @@ Deno.test("nearestEtf: a slightly non-orthonormal start or prox is accepted and 
   const b = nearestEtf(Y, { prox: r.U, solver: "closed-form" });
   assertAtMost(maxAbsDiff(a.U, b.U), 1e-14, "same problem");
 });
+
+Deno.test("nearestEtf: a closed-form sequence, each solve proximal to the last, keeps no old solve alive", async () => {
+  // The closed form caches its factors for the backward, keyed by U's storage; a record that
+  // referenced its prox (the previous U, itself a key) would keep every earlier record and U
+  // alive. A child process with --expose-gc checks that the first solve's U is collected.
+  const url = new URL("../solver/nearest_etf.ts", import.meta.url).href;
+  const random = new URL("../core/random.ts", import.meta.url).href;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    script,
+    `import { nearestEtf } from "${url}";
+import { randomNormal, Rng } from "${random}";
+const rng = new Rng(0);
+let Y = randomNormal(rng, 40, 6);
+let U = nearestEtf(Y, { solver: "closed-form" }).U;
+const first = new WeakRef(U.data);
+let second = null;
+for (let t = 0; t < 6; t++) {
+  const G = randomNormal(rng, 40, 6);
+  Y = { rows: 40, cols: 6, data: Y.data.map((v, i) => v + 0.01 * G.data[i]) };
+  U = nearestEtf(Y, { prox: U, solver: "closed-form" }).U;
+  if (t === 0) second = new WeakRef(U.data);
+}
+await new Promise((r) => setTimeout(r, 0));
+globalThis.gc();
+await new Promise((r) => setTimeout(r, 0));
+console.log(JSON.stringify({ first: first.deref() === undefined, second: second.deref() === undefined }));
+`,
+  );
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--expose-gc", "--allow-read", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    assertEquals(JSON.parse(text), { first: true, second: true });
+  } finally {
+    await Deno.remove(script);
+  }
+});
