@@ -67,6 +67,7 @@ export { type PolarDecomposition, polarFactor } from "./solver/polar.ts";
 export * as stiefel from "./solver/stiefel.ts";
 export { type EuclideanCost, stiefelProblem } from "./solver/stiefel_problem.ts";
 export {
+  type DiagonalReduction,
   type LocalModel,
   type TrustRegionOptions,
   type TrustRegionProblem,
