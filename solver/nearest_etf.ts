@@ -207,8 +207,9 @@ function prepare(Y: Matrix, options: NearestEtfOptions): Prepared {
 }
 
 /**
- * Polar decompositions computed by the closed-form forward, keyed by the returned U's storage,
- * with the inputs they were computed from, so that `nearestEtfVjp` can reuse them.
+ * Polar decompositions computed by the closed-form forward of the proximal problem, keyed by the
+ * returned U's storage, with the inputs they were computed from, so that `nearestEtfVjp` can
+ * reuse them (the feasibility problem has no backward, so its solves are not kept).
  */
 export const closedFormCache = new WeakMap<Float64Array, ClosedFormRecord>();
 
@@ -222,6 +223,29 @@ export type ClosedFormRecord = {
   problem: EtfProblem;
   polar: PolarDecomposition;
 };
+
+/**
+ * Records a proximal closed-form solve for its backward. The record holds copies of Y and the
+ * anchor, never the caller's matrices: in a training sequence the anchor is the previous solve's
+ * U, a key of this cache, and a record holding it would keep every earlier record alive (90 MB a
+ * step at d = 2048, K = 1000).
+ */
+function rememberClosedForm(problem: EtfProblem, proxInput: Matrix, polar: PolarDecomposition) {
+  const { d, K } = problem, n = d * K;
+  const snapshot = new Float64Array(2 * n); // one allocation: Y, then the caller's prox
+  snapshot.set(problem.Y.data);
+  snapshot.set(proxInput.data, n);
+  const Y = snapshot.subarray(0, n), prox = snapshot.subarray(n);
+  // The problem's anchor is the caller's prox when that was orthonormal, else our own copy.
+  const keptProx = problem.prox === proxInput ? matrix(d, K, prox) : problem.prox;
+  closedFormCache.set(polar.U.data, {
+    Y,
+    proxInput: prox,
+    delta: problem.delta,
+    problem: problem.over(matrix(d, K, Y), keptProx),
+    polar,
+  });
+}
 
 /**
  * The nearest simplex-ETF geometry to Y: `U⋆ = argmin_{U ∈ St(d,K)} f(U)`,
@@ -259,27 +283,8 @@ export function nearestEtf(Y: Matrix, options: NearestEtfOptions = {}): NearestE
   }
   const polar = polarFactor(problem.A, { start, minNullity: problem.prox === null ? 1 : 0 });
   const U = polar.U;
-  // One allocation for both snapshots (Y, then the caller's prox).
-  const { d, K } = problem, n = d * K;
-  const snapshot = new Float64Array(options.prox === undefined ? n : 2 * n);
-  snapshot.set(problem.Y.data);
-  if (options.prox !== undefined) snapshot.set(options.prox.data, n);
-  const proxInput = options.prox === undefined ? null : snapshot.subarray(n);
-  // The record references none of the caller's matrices: in a training sequence the prox is the
-  // previous solve's U, a key of this cache, and a record holding it would keep every earlier
-  // record alive (90 MB a step at d = 2048, K = 1000).
-  const keptProx = problem.prox === null
-    ? null
-    : problem.prox === options.prox
-    ? matrix(d, K, proxInput!)
-    : problem.prox; // re-orthonormalised: already a copy of ours
-  closedFormCache.set(U.data, {
-    Y: snapshot.subarray(0, n),
-    proxInput,
-    delta: problem.delta,
-    problem: problem.over(matrix(d, K, snapshot.subarray(0, n)), keptProx),
-    polar,
-  });
+  // Only the proximal problem has a backward, so only its solves are cached for one.
+  if (options.prox !== undefined) rememberClosedForm(problem, options.prox, polar);
   return {
     U,
     cost: problem.cost(U),
