@@ -29,10 +29,20 @@ Deno.test("trust-regions: fast chart and ambient construction take the same step
     assertEquals(fast.stoppingReason, slow.stoppingReason);
     fast.log.forEach((e, i) => {
       const s = slow.log[i];
-      assertEquals([e.accepted, e.tcgStop], [s.accepted, s.tcgStop], `iteration ${i + 1}`);
-      // "model-increased" means the model stopped decreasing at rounding level, so the two
-      // constructions (different rounding) may take one inner step more or less there.
-      const slack = e.tcgStop === "model-increased" ? 1 : 0;
+      // "model-increased" means the model stopped decreasing at rounding level (here from a
+      // gradient norm of 1e-9, a model decrease of ≈ 1e-18): there the two constructions
+      // (different rounding; the fast chart's CG runs on the reduced groups) may stop one inner
+      // step earlier or later, on the model test or on the residual test.
+      const atRounding = e.tcgStop === "model-increased" || s.tcgStop === "model-increased";
+      assertEquals(e.accepted, s.accepted, `iteration ${i + 1}`);
+      if (!atRounding) assertEquals(e.tcgStop, s.tcgStop, `iteration ${i + 1}`);
+      else {
+        assert(
+          [e.tcgStop, s.tcgStop].every((r) => r === "model-increased" || r.startsWith("reached")),
+          `iteration ${i + 1}: ${e.tcgStop} vs ${s.tcgStop}`,
+        );
+      }
+      const slack = atRounding ? 1 : 0;
       assertAtMost(
         Math.abs(e.innerIterations - s.innerIterations),
         slack,
