@@ -40,8 +40,37 @@ export type RgbImage = { width: number; height: number; data: Uint8Array };
 const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
 
 /**
+ * The largest image decoded, in pixels (64 megapixels, e.g. 8192×8192: ImageNet's largest are
+ * under 20 MP). A PNG's declared size is read from its IHDR chunk and checked before decoding,
+ * and jpeg-js is given the same bound, so a tiny file declaring a huge image allocates nothing.
+ *
+ * @example
+ * ```ts
+ * MAX_IMAGE_PIXELS; // 67108864
+ * ```
+ */
+export const MAX_IMAGE_PIXELS = 64 * 2 ** 20;
+
+/** A PNG's IHDR width × height against {@link MAX_IMAGE_PIXELS}, before anything is decoded. */
+function checkPngSize(bytes: Uint8Array, path: string): void {
+  // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), all big-endian.
+  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
+    throw new DatasetError(path, "unreadable image (PNG without an IHDR chunk first)");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint32(16, false), height = view.getUint32(20, false);
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new DatasetError(
+      path,
+      `PNG declares ${width}×${height} pixels, over the ${MAX_IMAGE_PIXELS}-pixel limit: refused`,
+    );
+  }
+}
+
+/**
  * Decodes a PNG or JPEG (recognised by its signature) to RGB. Throws {@link DatasetError}
- * naming `path` when the bytes are neither or do not decode.
+ * naming `path` when the bytes are neither, do not decode, or declare more than
+ * {@link MAX_IMAGE_PIXELS} pixels.
  *
  * @example
  * ```ts
@@ -52,6 +81,7 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
   let width: number, height: number, rgba: Uint8Array;
   try {
     if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e) {
+      checkPngSize(bytes, path);
       // pngjs reads through Node's Buffer methods: wrap the bytes without copying
       const png = pngjs.PNG.sync.read(
         Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -60,7 +90,12 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
       height = png.height;
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
     } else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+      const img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: MAX_IMAGE_PIXELS / 2 ** 20,
+        maxMemoryUsageInMB: 1024,
+      });
       width = img.width;
       height = img.height;
       rgba = img.data;

@@ -10,6 +10,7 @@
  * @module
  */
 import { DatasetError } from "./dataset.ts";
+import { gunzip } from "./gzip.ts";
 
 /**
  * Magic number of an IDX file of uint8 images (3 dimensions).
@@ -135,28 +136,11 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/**
- * Decompresses gzip data with the web-standard `DecompressionStream("gzip")`. Throws
- * {@link DatasetError} naming `path` when the data is not valid gzip (corrupt or truncated).
- *
- * @example
- * ```ts
- * const raw = await gunzip(await Deno.readFile("train-images-idx3-ubyte.gz"), "train-images-idx3-ubyte.gz");
- * ```
- */
-export async function gunzip(bytes: Uint8Array, path: string): Promise<Uint8Array> {
-  try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
-      new DecompressionStream("gzip"),
-    );
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new DatasetError(path, `corrupt gzip data (${(e as Error).message})`, { cause: e });
-  }
-}
+export { gunzip } from "./gzip.ts";
 
 /**
- * Reads a file and decompresses it when it is gzipped (by content, whatever its name).
+ * Reads a file and decompresses it when it is gzipped (by content, whatever its name), within
+ * the bounds of `GZIP_LIMITS` (data/gzip.ts: no decompression bombs).
  *
  * @example
  * ```ts

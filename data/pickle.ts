@@ -4,7 +4,12 @@
  * `numpy.core.multiarray._reconstruct` + `ndarray.__setstate__` (protocol 2 as Python 2's cPickle
  * wrote them; protocols 3–5 opcodes, Python 3's `_codecs.encode` byte strings and protocol 5's
  * in-band `numpy._core.numeric._frombuffer` arrays are accepted too). Anything else — other classes or functions, unknown opcodes — is a {@link DatasetError}.
- * No code is ever executed: the only "globals" are recognised by name and interpreted here.
+ * No code is ever executed: the only "globals" are recognised by name and interpreted here as
+ * data (an array's dtype, shape and bytes, checked against each other). The object-constructing
+ * opcodes (INST, OBJ, NEWOBJ, NEWOBJ_EX, EXT1/2/4, PERSID, BINPERSID, out-of-band buffers) are
+ * refused by name; GLOBAL and STACK_GLOBAL name only the numpy functions above, and REDUCE and
+ * BUILD apply only to them. Every length is checked against the bytes left before anything is
+ * allocated, so a hostile pickle costs at most its own size.
  *
  * Python 2 `str` values (and Python 3 `bytes`) come back as `Uint8Array`; use {@link pyString}
  * to read them as latin-1 text (as `pickle.load(f, encoding="latin1")` does).
@@ -104,6 +109,40 @@ function describe(value: PyValue): string {
   return typeof value;
 }
 
+/**
+ * Opcodes this reader refuses, by name: those that construct or look up arbitrary objects
+ * (refused whatever their arguments), and the rest of the pickle opcode set, which the CIFAR
+ * files do not use. GLOBAL, STACK_GLOBAL, REDUCE and BUILD are accepted only for the numpy array
+ * and dtype reconstruction the CIFAR files need, with the globals named in `KNOWN_GLOBALS`.
+ */
+const CONSTRUCTING: Record<number, string> = {
+  0x69: "INST",
+  0x6f: "OBJ",
+  0x81: "NEWOBJ",
+  0x92: "NEWOBJ_EX",
+  0x82: "EXT1",
+  0x83: "EXT2",
+  0x84: "EXT4",
+  0x50: "PERSID",
+  0x51: "BINPERSID",
+  0x97: "NEXT_BUFFER",
+  0x98: "READONLY_BUFFER",
+  0x91: "FROZENSET",
+};
+const UNUSED: Record<number, string> = {
+  0x46: "FLOAT",
+  0x4c: "LONG",
+  0x8b: "LONG4",
+  0x53: "STRING",
+  0x56: "UNICODE",
+};
+
+/** A dtype descriptor's item size in bytes (`u1`, `<i8`, `|b1`, `<f4`, …), or null. */
+function itemSize(descr: string): number | null {
+  const m = /^[<>|=]?([biufc])(\d{1,2})$/.exec(descr);
+  return m === null ? null : Number(m[2]);
+}
+
 const MARK = Symbol("mark");
 type StackItem = PyValue | typeof MARK;
 
@@ -184,7 +223,7 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
   };
   const appendItems = (list: PyValue, items: PyValue[]) => {
     if (!Array.isArray(list)) fail(`APPEND(S) on ${describe(list)}`);
-    (list as PyValue[]).push(...items);
+    for (const item of items) (list as PyValue[]).push(item); // no spread: any count
   };
   const tupleItems = (v: PyValue): PyValue[] => {
     if (v !== null && typeof v === "object" && "kind" in v && v.kind === "tuple") return v.items;
@@ -195,6 +234,25 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") return Number(v);
     return fail(`expected an integer, got ${describe(v)}`);
+  };
+  /** An array's shape, checked against its dtype's item size and its data's byte length. */
+  const arrayShape = (shape: PyValue, descr: string, data: Uint8Array): number[] => {
+    const dims = tupleItems(shape).map(int);
+    const size = itemSize(descr);
+    if (size === null) fail(`array dtype ${JSON.stringify(descr)}`);
+    let n = size as number;
+    for (const d of dims) {
+      if (!Number.isSafeInteger(d) || d < 0) fail(`array dimension ${d}`);
+      n *= d;
+    }
+    if (n !== data.length) {
+      fail(
+        `array of shape (${
+          dims.join(", ")
+        }) and dtype ${descr} needs ${n} bytes, has ${data.length}`,
+      );
+    }
+    return dims;
   };
 
   const reduce = (callable: PyValue, args: PyValue[]): PyValue => {
@@ -215,7 +273,7 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
         : fail("_frombuffer without a dtype");
       return {
         kind: "ndarray",
-        shape: tupleItems(shape).map(int),
+        shape: arrayShape(shape, descr, raw as Uint8Array),
         dtype: descr,
         data: raw as Uint8Array,
       };
@@ -247,15 +305,15 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
     if (items.length === 5) items = items.slice(1);
     if (items.length !== 4) fail("ndarray state of unexpected length");
     const [shape, dtype, fortran, raw] = items;
-    o.shape = tupleItems(shape).map(int);
     if (
       dtype === null || typeof dtype !== "object" || !("kind" in dtype) || dtype.kind !== "dtype"
     ) {
       fail("ndarray without a dtype");
     }
     o.dtype = (dtype as DType).descr;
-    if (fortran === true && o.shape.length > 1) fail("Fortran-ordered arrays");
     if (!(raw instanceof Uint8Array)) fail(`ndarray data of type ${describe(raw)} (object arrays)`);
+    o.shape = arrayShape(shape, o.dtype, raw as Uint8Array);
+    if (fortran === true && o.shape.length > 1) fail("Fortran-ordered arrays");
     o.data = raw as Uint8Array;
   };
 
@@ -457,8 +515,18 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
       case 0x32: // DUP
         stack.push(top());
         break;
-      default:
-        fail(`opcode 0x${op.toString(16).padStart(2, "0")}`);
+      default: {
+        const code = `0x${op.toString(16).padStart(2, "0")}`;
+        if (op in CONSTRUCTING) {
+          fail(
+            `opcode ${
+              CONSTRUCTING[op]
+            } (${code}) constructs objects: refused (this reader only reads data)`,
+          );
+        }
+        if (op in UNUSED) fail(`opcode ${UNUSED[op]} (${code}), not used by the CIFAR files`);
+        fail(`unknown opcode ${code}`);
+      }
     }
   }
 }

@@ -1,14 +1,18 @@
 /**
  * A minimal streaming reader of (gzipped) tar archives, enough for the CIFAR tarballs: ustar and
- * GNU/old headers, regular files and directories, pax (`x`) and GNU long-name (`L`) path records.
- * Links, devices and other entry kinds are skipped. Entry paths that are absolute or contain
- * `..` are rejected.
+ * GNU/old headers, regular files and directories, pax (`x`, `g`) and GNU long-name (`L`) path
+ * records. Everything else is refused with a {@link DatasetError} naming the archive and the
+ * entry, never skipped: absolute paths and paths with `..`, symbolic and hard links (which could
+ * point outside the target), device files and FIFOs, other entry types, a name that appears
+ * twice, and path records over {@link MAX_TAR_RECORD} bytes. Gzip is decompressed within
+ * `GZIP_LIMITS` (data/gzip.ts), so a decompression bomb is stopped too.
  *
  * @module
  */
 import { dirname, join, normalize } from "node:path";
 import { DatasetError } from "./dataset.ts";
 import { withCleanupOnSignal } from "./download.ts";
+import { gunzipStream } from "./gzip.ts";
 
 /**
  * One entry of a tar archive, as {@link readTar} reports it.
@@ -18,7 +22,7 @@ import { withCleanupOnSignal } from "./download.ts";
  * const entry: TarEntry = { path: "cifar-10-batches-py/data_batch_1", type: "file", size: 31035704 };
  * ```
  */
-export type TarEntry = { path: string; type: "file" | "directory" | "other"; size: number };
+export type TarEntry = { path: string; type: "file" | "directory"; size: number };
 
 /** Pulls exact byte counts from a stream of chunks. */
 class ByteReader {
@@ -62,6 +66,26 @@ class ByteReader {
 
 const decoder = new TextDecoder();
 
+/**
+ * The largest pax or GNU long-name record read (1 MiB; real ones hold a path of a few hundred
+ * bytes): its body is read into memory, so its declared size is bounded first.
+ *
+ * @example
+ * ```ts
+ * MAX_TAR_RECORD; // 1048576
+ * ```
+ */
+export const MAX_TAR_RECORD = 2 ** 20;
+
+const REFUSED_TYPES: Record<string, string> = {
+  "1": "a hard link",
+  "2": "a symbolic link",
+  "3": "a character device",
+  "4": "a block device",
+  "6": "a FIFO",
+  K: "a GNU long link name",
+};
+
 function field(block: Uint8Array, start: number, length: number): string {
   let end = start;
   while (end < start + length && block[end] !== 0) end++;
@@ -93,7 +117,8 @@ function safePath(path: string, archive: string): string {
 /**
  * Reads a tar stream, calling `onEntry` for every entry; for files it also receives the body as
  * pieces through `onData` (return false from `onEntry` to skip the body). Throws
- * {@link DatasetError} naming `archive` on a corrupt header or a truncated archive.
+ * {@link DatasetError} naming `archive` on a corrupt header, a truncated archive, or an entry the
+ * module refuses (see the module documentation).
  *
  * @example
  * ```ts
@@ -111,6 +136,7 @@ export async function readTar(
 ): Promise<void> {
   const reader = new ByteReader(stream);
   let longName: string | null = null;
+  const seen = new Set<string>();
   try {
     while (true) {
       const block = await reader.read(512);
@@ -124,8 +150,17 @@ export async function readTar(
         throw new DatasetError(archive, `corrupt tar header: checksum ${stored}, computed ${sum}`);
       }
       const size = octal(block, 124, 12, archive);
+      if (!Number.isSafeInteger(size)) {
+        throw new DatasetError(archive, `corrupt tar header: entry size ${size}`);
+      }
       const type = String.fromCharCode(block[156] || 48);
       const padded = Math.ceil(size / 512) * 512;
+      if ((type === "x" || type === "L" || type === "g") && size > MAX_TAR_RECORD) {
+        throw new DatasetError(
+          archive,
+          `tar ${type} record of ${size} bytes, over the ${MAX_TAR_RECORD}-byte limit: refused`,
+        );
+      }
       if (type === "x" || type === "L" || type === "g") {
         const body = await reader.read(padded);
         if (body.length < padded) throw new DatasetError(archive, "truncated tar archive");
@@ -147,12 +182,28 @@ export async function readTar(
         name = longName;
         longName = null;
       }
-      const kind: TarEntry["type"] = type === "0" || type === "7"
-        ? "file"
-        : type === "5"
-        ? "directory"
-        : "other";
-      const entry: TarEntry = { path: safePath(name, archive), type: kind, size };
+      const path = safePath(name, archive);
+      if (type in REFUSED_TYPES) {
+        const target = field(block, 157, 100);
+        throw new DatasetError(
+          archive,
+          `tar entry "${path}" is ${REFUSED_TYPES[type]}${target ? ` to "${target}"` : ""}: ` +
+            "refused (only regular files and directories are extracted)",
+        );
+      }
+      if (type !== "0" && type !== "7" && type !== "5") {
+        throw new DatasetError(
+          archive,
+          `tar entry "${path}" has type ${JSON.stringify(type)}: refused (only regular files ` +
+            "and directories are extracted)",
+        );
+      }
+      const kind: TarEntry["type"] = type === "5" ? "directory" : "file";
+      if (seen.has(path)) {
+        throw new DatasetError(archive, `tar entry "${path}" appears twice: refused`);
+      }
+      seen.add(path);
+      const entry: TarEntry = { path, type: kind, size };
       const wanted = await onEntry(entry);
       const got = kind === "file" && wanted
         ? await reader.pump(size, onData) + await reader.pump(padded - size, () => {})
@@ -226,7 +277,7 @@ export async function extractTarGz(archive: string, destDir: string): Promise<st
       }
       const file = await Deno.open(archive, { read: true });
       const stream: ReadableStream<Uint8Array> = head[0] === 0x1f && head[1] === 0x8b
-        ? file.readable.pipeThrough(new DecompressionStream("gzip"))
+        ? gunzipStream(file.readable, archive)
         : file.readable;
       let out: Deno.FsFile | null = null;
       try {

@@ -11,7 +11,7 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { InvalidArgumentError } from "../core/errors.ts";
+import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import type { Dataset, DatasetSplit } from "../data/dataset.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { epochPlan, type PipelineOptions } from "../data/pipeline.ts";
@@ -33,7 +33,7 @@ import { TFJS_VERSION } from "../nets/tf.ts";
 import { loadModelCheckpoint } from "./checkpoint.ts";
 import { checkFlagsApply, flagName, type TrainConfig, type TrainRequest } from "./config.ts";
 import type { EvaluationNetwork, EvaluationOptions } from "./evaluate.ts";
-import { RunDirectory } from "./run_dir.ts";
+import { type LatestCheckpoint, RunDirectory, RunFileError } from "./run_dir.ts";
 import { modelStateOf } from "./save_checkpoint.ts";
 import { loadTrainingState } from "./state.ts";
 
@@ -546,29 +546,76 @@ async function restore(
   const given = config.resumeCheckpoint === null
     ? null
     : resolve(expandHome(config.resumeCheckpoint));
-  const latest = given !== null
-    ? { model: given, state: join(dirname(given), basename(given).replace("model-", "state-")) }
-    : await runDir.latest();
-  if (latest === null) {
+  if (given !== null) {
+    // An explicit checkpoint: it must verify (no fallback to another one).
+    const state = join(dirname(given), basename(given).replace("model-", "state-"));
+    const loaded = await loadCheckpointPair(given, state, setup);
+    return resumeFrom(runDir, loaded, given, []);
+  }
+  // latest.json, then every checkpoint on disk, newest first: the first pair that verifies.
+  const notes: string[] = [];
+  const candidates: LatestCheckpoint[] = [];
+  try {
+    const latest = await runDir.latest();
+    if (latest !== null) candidates.push(latest);
+  } catch (e) {
+    if (!(e instanceof RunFileError)) throw e;
+    notes.push(`resume: ${e.message}`);
+  }
+  for (const c of await runDir.checkpointsOnDisk()) {
+    if (!candidates.some((k) => k.model === c.model)) candidates.push(c);
+  }
+  if (candidates.length === 0) {
     return {
       start: { epoch: 0, globalStep: 0 },
       lastCheckpoint: "none",
-      commit: (log) => log("resume: no checkpoint yet, starting from epoch 1"),
+      commit: async (log) => {
+        for (const n of notes) await log(n);
+        await log("resume: no checkpoint yet, starting from epoch 1");
+      },
     };
   }
-  const modelPath = given !== null ? latest.model : runDir.file(latest.model);
-  const statePath = given !== null ? latest.state : runDir.file(latest.state);
-  await loadModelCheckpoint(modelPath, modelStateOf(setup));
-  const { epoch, globalStep } = await loadTrainingState(statePath, setup.optimiser, setup.head);
+  for (const c of candidates) {
+    try {
+      const loaded = await loadCheckpointPair(runDir.file(c.model), runDir.file(c.state), setup);
+      if (notes.length > 0) {
+        notes.push(`resume: falling back to ${c.model}, the newest checkpoint that verifies`);
+      }
+      return resumeFrom(runDir, loaded, c.model, notes);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      notes.push(`resume: ${c.model} does not verify (${e.message})`);
+    }
+  }
+  throw new InputError(
+    `${runDir.path}: no checkpoint verifies, so the run cannot be resumed:\n  ${
+      notes.join("\n  ")
+    }`,
+  );
+}
+
+/** Loads a model checkpoint and its training state into the set-up (both validated first). */
+async function loadCheckpointPair(model: string, state: string, setup: TrainingSetup) {
+  await loadModelCheckpoint(model, modelStateOf(setup));
+  return await loadTrainingState(state, setup.optimiser, setup.head);
+}
+
+function resumeFrom(
+  runDir: RunDirectory,
+  { epoch, globalStep }: { epoch: number; globalStep: number },
+  model: string,
+  notes: string[],
+) {
   return {
     start: { epoch, globalStep },
-    lastCheckpoint: `epoch ${epoch} (${latest.model})`,
-    async commit(log) {
-      await runDir.truncateJsonLines("steps.jsonl", epoch);
-      await runDir.truncateJsonLines("epochs.jsonl", epoch);
-      await log(
-        `resume: continuing after epoch ${epoch} (step ${globalStep}) from ${latest.model}`,
-      );
+    lastCheckpoint: `epoch ${epoch} (${model})`,
+    async commit(log: (line: string) => Promise<void>) {
+      for (const n of notes) await log(n);
+      for (const name of ["steps.jsonl", "epochs.jsonl"]) {
+        const note = await runDir.truncateJsonLines(name, epoch);
+        if (note !== null) await log(`resume: ${note}`);
+      }
+      await log(`resume: continuing after epoch ${epoch} (step ${globalStep}) from ${model}`);
     },
   };
 }

@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import { atomicWriteFile } from "./atomic_write.ts";
-import { InvalidArgumentError } from "../core/errors.ts";
+import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 
 /**
@@ -27,6 +27,35 @@ import { exists } from "../data/fs.ts";
  * ```
  */
 export type LatestCheckpoint = { epoch: number; model: string; state: string };
+
+/**
+ * A run file that cannot be read as written (truncated or corrupted, as after a crash or a full
+ * disk): the message names the file, the problem and what to do.
+ *
+ * @example
+ * ```ts
+ * try { await (await RunDirectory.open("runs/r")).readJson("config.json"); } catch (e) {
+ *   if (e instanceof RunFileError) console.error(e.message); // "runs/r/config.json: …"
+ * }
+ * ```
+ */
+export class RunFileError extends InputError {
+  /** The file at fault. */
+  readonly file: string;
+
+  /** `problem` is prefixed with the file. */
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.file = file;
+  }
+}
+
+/** What to do about a damaged run file, by name. */
+const ADVICE: Record<string, string> = {
+  "config.json": "the run's configuration is lost: start a new run (--force to overwrite this " +
+    "one), or restore config.json from a copy",
+  "latest.json": "--resume falls back to the newest checkpoint in checkpoints/ that verifies",
+};
 
 /**
  * A run directory: creates it (refusing to overwrite an existing run unless `force`) or opens it
@@ -90,9 +119,28 @@ export class RunDirectory {
     await atomicWriteFile(this.file(name), JSON.stringify(value, null, 2) + "\n");
   }
 
-  /** Reads a JSON file of the run. */
+  /**
+   * Reads a JSON file of the run; a file that is not a JSON object is a {@link RunFileError}
+   * naming it and saying what to do.
+   */
   async readJson<T>(name: string): Promise<T> {
-    return JSON.parse(await Deno.readTextFile(this.file(name))) as T;
+    const path = this.file(name);
+    let value: unknown;
+    try {
+      value = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw e;
+      const advice = ADVICE[name] ?? "restore it from a copy, or start a new run";
+      throw new RunFileError(
+        path,
+        `not valid JSON (${(e as Error).message}): the file is truncated or corrupt (a crash ` +
+          `or a full disk?); ${advice}`,
+      );
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new RunFileError(path, `expected a JSON object, found ${JSON.stringify(value)}`);
+    }
+    return value as T;
   }
 
   /** Appends a line to log.txt (with a timestamp). */
@@ -114,10 +162,43 @@ export class RunDirectory {
     }
   }
 
-  /** The last complete checkpoint, or null when there is none yet. */
+  /**
+   * The last complete checkpoint, or null when there is none yet. A damaged `latest.json` (not
+   * JSON, or without an integer epoch and two file names) is a {@link RunFileError}.
+   */
   async latest(): Promise<LatestCheckpoint | null> {
     if (!(await exists(this.file("latest.json")))) return null;
-    return await this.readJson<LatestCheckpoint>("latest.json");
+    const value = await this.readJson<Partial<LatestCheckpoint>>("latest.json");
+    if (
+      !Number.isInteger(value.epoch) || typeof value.model !== "string" ||
+      typeof value.state !== "string"
+    ) {
+      throw new RunFileError(
+        this.file("latest.json"),
+        `expected {epoch, model, state}, found ${JSON.stringify(value)}; ${ADVICE["latest.json"]}`,
+      );
+    }
+    return value as LatestCheckpoint;
+  }
+
+  /**
+   * The checkpoints on disk with both files (model and state), newest first: the candidates
+   * when `latest.json` or its checkpoint does not verify.
+   */
+  async checkpointsOnDisk(): Promise<LatestCheckpoint[]> {
+    const dir = this.file("checkpoints");
+    if (!(await exists(dir))) return [];
+    const names = new Set<string>();
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.add(e.name);
+    const out: LatestCheckpoint[] = [];
+    for (const name of names) {
+      const m = /^model-epoch-(\d{4,})\.safetensors$/.exec(name);
+      if (m === null) continue;
+      const epoch = Number(m[1]);
+      const files = RunDirectory.checkpointNames(epoch);
+      if (names.has(files.state.slice("checkpoints/".length))) out.push({ epoch, ...files });
+    }
+    return out.sort((a, b) => b.epoch - a.epoch);
   }
 
   /** Checkpoint file names for an epoch (relative to the run directory). */
@@ -129,13 +210,41 @@ export class RunDirectory {
     };
   }
 
-  /** Keeps only the lines of a .jsonl file whose `epoch` ≤ `epoch` (before resuming). */
-  async truncateJsonLines(name: string, epoch: number): Promise<void> {
-    if (!(await exists(this.file(name)))) return;
-    const lines = (await Deno.readTextFile(this.file(name))).split("\n").filter((l) =>
-      l.trim() !== ""
-    );
-    const kept = lines.filter((l) => (JSON.parse(l) as { epoch: number }).epoch <= epoch);
-    await atomicWriteFile(this.file(name), kept.map((l) => l + "\n").join(""));
+  /**
+   * Keeps only the lines of a .jsonl file whose `epoch` ≤ `epoch` (before resuming). A last line
+   * cut short (a crash while appending) is dropped and reported in the returned note; any other
+   * line that is not a JSON object with an integer epoch is a {@link RunFileError} naming it.
+   */
+  async truncateJsonLines(name: string, epoch: number): Promise<string | null> {
+    const path = this.file(name);
+    if (!(await exists(path))) return null;
+    const text = await Deno.readTextFile(path);
+    const lines = text.split("\n");
+    const kept: string[] = [];
+    let note: string | null = null;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() === "") continue;
+      let e: unknown;
+      try {
+        e = (JSON.parse(lines[i]) as { epoch?: unknown }).epoch;
+      } catch {
+        e = undefined;
+      }
+      if (!Number.isInteger(e)) {
+        const last = lines.slice(i + 1).every((l) => l.trim() === "") && !text.endsWith("\n");
+        if (last) {
+          note = `${path}: dropped its last line, cut short (${lines[i].length} characters)`;
+          continue;
+        }
+        throw new RunFileError(
+          path,
+          `line ${i + 1} is not a JSON object with an integer "epoch" (a damaged file: ` +
+            "delete the line, or the file: it is a log, the checkpoints hold the run)",
+        );
+      }
+      if ((e as number) <= epoch) kept.push(lines[i]);
+    }
+    await atomicWriteFile(path, kept.map((l) => l + "\n").join(""));
+    return note;
   }
 }
