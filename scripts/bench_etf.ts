@@ -132,18 +132,25 @@ function fail(message: string): never {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      case: { type: "string", multiple: true },
-      method: { type: "string" },
-      steps: { type: "string" },
-      seed: { type: "string", default: "0" },
-      json: { type: "boolean", default: false },
-      child: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
+  const parse = () =>
+    parseArgs({
+      args: Deno.args,
+      options: {
+        case: { type: "string", multiple: true },
+        method: { type: "string" },
+        steps: { type: "string" },
+        seed: { type: "string", default: "0" },
+        json: { type: "boolean", default: false },
+        child: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse().values;
+  } catch (e) {
+    fail(`${(e as Error).message}\n${HELP}`); // an unknown flag or a missing value
+  }
   if (values.help) {
     console.log(HELP);
     Deno.exit(0);
