@@ -21,6 +21,7 @@ import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { expandHome } from "../data/load.ts";
 import { type PaperPlan, parsePaperArgs, runPaper } from "./paper_task.ts";
 import type { SplitSeedStats } from "./seed_stats_task.ts";
+import { readJsonFile } from "../train/run_dir.ts";
 
 /** Flags of `deno task demo`. */
 export const DEMO_FLAGS = {
@@ -214,7 +215,7 @@ export async function runDemo(
       const read = async (split: string) => {
         const path = join(dir, `${split}.json`);
         return await Deno.stat(path).then(
-          async () => JSON.parse(await Deno.readTextFile(path)) as SplitSeedStats,
+          () => readJsonFile<SplitSeedStats>(path),
           () => null,
         );
       };

@@ -23,6 +23,7 @@ import { atomicWriteFile } from "../train/atomic_write.ts";
 import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
 import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
 import { formatDuration } from "../train/progress.ts";
+import { readJsonFile, RunFileError } from "../train/run_dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -260,10 +261,13 @@ function storedConfig(runDir: string): TrainConfig | null {
 async function trained(runDir: string, planned: number): Promise<"done" | "partial" | "none"> {
   if (storedConfig(runDir) === null) return "none";
   if (!(await exists(join(runDir, "latest.json")))) return "partial";
-  const latest = JSON.parse(await Deno.readTextFile(join(runDir, "latest.json"))) as {
-    epoch: number;
-  };
-  return latest.epoch >= planned ? "done" : "partial";
+  try {
+    const latest = await readJsonFile<{ epoch: number }>(join(runDir, "latest.json"));
+    return latest.epoch >= planned ? "done" : "partial";
+  } catch (e) {
+    if (e instanceof RunFileError) return "partial"; // --resume repairs it (newest checkpoint)
+    throw e;
+  }
 }
 
 /** The exit codes of a step stopped by a signal (the training task's convention). */

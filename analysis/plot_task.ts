@@ -21,6 +21,7 @@ import { type MethodStats, panelRows, PANELS, panelSpec } from "./figures.ts";
 import { renderPng, renderSvg } from "./render.ts";
 import { reportHtml } from "./report.ts";
 import type { SplitSeedStats } from "./seed_stats_task.ts";
+import { readJsonFile } from "../train/run_dir.ts";
 
 const METHODS = ["standard", "fixed", "implicit"];
 
@@ -121,7 +122,7 @@ export async function parsePlotArgs(args: string[]): Promise<PlotRequest | "help
     for (const split of ["train", "test", "training"] as const) {
       const path = join(dir, `${split}.json`);
       if (await exists(path)) {
-        files[split] = JSON.parse(await Deno.readTextFile(path)) as SplitSeedStats;
+        files[split] = await readJsonFile<SplitSeedStats>(path);
       }
     }
     const any = files.train ?? files.test ?? files.training;
@@ -215,7 +216,7 @@ export async function runPlot(
   for (const run of runDirs) {
     const path = join(run, "config.json");
     if (await exists(path)) {
-      configs.push({ path: run, config: JSON.parse(await Deno.readTextFile(path)) });
+      configs.push({ path: run, config: await readJsonFile(path) });
     }
   }
   await atomicWriteFile(

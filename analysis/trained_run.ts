@@ -16,7 +16,7 @@ import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
 import type { TrainConfig } from "../train/config.ts";
-import { type LatestCheckpoint, RunDirectory } from "../train/run_dir.ts";
+import { type LatestCheckpoint, readJsonFile, RunDirectory } from "../train/run_dir.ts";
 
 /**
  * One checkpoint of a run (paths relative to the run directory).
@@ -93,12 +93,14 @@ export async function readTrainedRun(path: string, flag: string): Promise<Traine
   if (!(await exists(join(path, "config.json")))) {
     throw new InvalidArgumentError(flag, `no trained run at ${path} (config.json is missing)`);
   }
-  const file = JSON.parse(await Deno.readTextFile(join(path, "config.json"))) as {
-    config: TrainConfig;
-    dataset: TrainedRun["dataset"];
-  };
+  const file = await readJsonFile<{ config: TrainConfig; dataset: TrainedRun["dataset"] }>(
+    join(path, "config.json"),
+  );
   const latest: LatestCheckpoint | null = await exists(join(path, "latest.json"))
-    ? JSON.parse(await Deno.readTextFile(join(path, "latest.json")))
+    ? await readJsonFile<LatestCheckpoint>(
+      join(path, "latest.json"),
+      "resume the training (--resume falls back to the newest checkpoint that verifies)",
+    )
     : null;
   const checkpoints: RunCheckpoint[] = [];
   if (latest !== null && (await exists(join(path, "checkpoints")))) {

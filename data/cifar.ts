@@ -188,7 +188,10 @@ export function parseCifarMeta(bytes: Uint8Array, path: string): string[] {
   if (!Array.isArray(names)) {
     throw new DatasetError(path, "no 'label_names' or 'fine_label_names' list");
   }
-  return (names as PyValue[]).map(pyString);
+  return (names as PyValue[]).map((v, i) => {
+    if (typeof v === "string" || v instanceof Uint8Array) return pyString(v);
+    throw new DatasetError(path, `label name ${i} is not a string`);
+  });
 }
 
 function concat(parts: CifarPart[]): CifarPart {

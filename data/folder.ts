@@ -51,18 +51,47 @@ const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
  */
 export const MAX_IMAGE_PIXELS = 64 * 2 ** 20;
 
-/** A PNG's IHDR width × height against {@link MAX_IMAGE_PIXELS}, before anything is decoded. */
+/**
+ * A PNG's declared size, checked before anything is decoded: IHDR's width × height against
+ * {@link MAX_IMAGE_PIXELS}, and the raw image data it implies against what its IDAT chunks can
+ * hold — deflate expands at most 1032:1, so a file whose compressed data is far smaller than its
+ * declared image is corrupt or hostile (a few bytes declaring a gigapixel), and is refused
+ * without allocating the image.
+ */
 function checkPngSize(bytes: Uint8Array, path: string): void {
-  // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), all big-endian.
-  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
+  // Signature (8), IHDR length (4), "IHDR" (4), width, height (4 each, big-endian), bit depth,
+  // colour type.
+  if (bytes.length < 26 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
     throw new DatasetError(path, "unreadable image (PNG without an IHDR chunk first)");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = view.getUint32(16, false), height = view.getUint32(20, false);
+  if (width === 0 || height === 0) {
+    throw new DatasetError(path, `PNG declares ${width}×${height} pixels: corrupt, refused`);
+  }
   if (width * height > MAX_IMAGE_PIXELS) {
     throw new DatasetError(
       path,
       `PNG declares ${width}×${height} pixels, over the ${MAX_IMAGE_PIXELS}-pixel limit: refused`,
+    );
+  }
+  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]] ?? 4;
+  const raw = height * (1 + Math.ceil((width * channels * Math.max(bytes[24], 1)) / 8));
+  let compressed = 0;
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const length = view.getUint32(at, false);
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === "IDAT") {
+      compressed += Math.min(length, bytes.length - at - 8); // what the file really holds
+    }
+    at += 12 + length;
+  }
+  // 1032:1 is deflate's bound; Adam7 interlacing (byte 28) adds at most 7 filter bytes a row.
+  const interlacing = bytes.length > 28 && bytes[28] !== 0 ? 7 * height : 0;
+  if (raw + interlacing > 1032 * compressed + 1024) {
+    throw new DatasetError(
+      path,
+      `PNG declares ${width}×${height} pixels (${raw} bytes of image data) but holds ${compressed} ` +
+        "bytes of compressed data, more than deflate can expand: corrupt, refused",
     );
   }
 }
@@ -94,7 +123,7 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
         useTArray: true,
         formatAsRGBA: true,
         maxResolutionInMP: MAX_IMAGE_PIXELS / 2 ** 20,
-        maxMemoryUsageInMB: 1024,
+        maxMemoryUsageInMB: 512,
       });
       width = img.width;
       height = img.height;

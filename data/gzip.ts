@@ -93,7 +93,26 @@ export function gunzipStream(
       controller.enqueue(chunk);
     },
   });
-  return counted.pipeThrough(new DecompressionStream("gzip")).pipeThrough(bounded);
+  // The decompressor's own errors (TypeErrors: a corrupt stream, a bad checksum) become
+  // DatasetErrors naming the file, whoever reads the stream.
+  const reader = counted.pipeThrough(new DecompressionStream("gzip")).pipeThrough(bounded)
+    .getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(
+          e instanceof DatasetError
+            ? e
+            : new DatasetError(path, `corrupt gzip data (${(e as Error).message})`, { cause: e }),
+        );
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /**

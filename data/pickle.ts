@@ -193,6 +193,11 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
     pos = end + 1;
     return s;
   };
+  /** A string operand (str or bytes), else a DatasetError. */
+  const str = (v: PyValue): string =>
+    typeof v === "string" || v instanceof Uint8Array
+      ? pyString(v)
+      : fail(`expected a string, got ${describe(v)}`);
   const pop = (): PyValue => {
     const v = stack.pop();
     if (v === undefined || v === MARK) fail("stack underflow");
@@ -266,7 +271,7 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
     if (FROMBUFFER.has(callable.name)) { // protocol 5: _frombuffer(bytes, dtype, shape, order)
       const [raw, dtype, shape, order] = args;
       if (!(raw instanceof Uint8Array)) fail("_frombuffer of out-of-band data");
-      if (pyString(order ?? "C") !== "C") fail("Fortran-ordered arrays");
+      if (str(order ?? "C") !== "C") fail("Fortran-ordered arrays");
       const descr = dtype !== null && typeof dtype === "object" && "kind" in dtype &&
           dtype.kind === "dtype"
         ? dtype.descr
@@ -278,9 +283,9 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
         data: raw as Uint8Array,
       };
     }
-    if (callable.name === "numpy.dtype") return { kind: "dtype", descr: pyString(args[0]) };
+    if (callable.name === "numpy.dtype") return { kind: "dtype", descr: str(args[0]) };
     if (callable.name === "_codecs.encode") {
-      const text = pyString(args[0]);
+      const text = str(args[0]);
       const out = new Uint8Array(text.length);
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i);
@@ -489,7 +494,7 @@ export function unpickle(bytes: Uint8Array, path: string): PyValue {
         break;
       }
       case 0x93: { // STACK_GLOBAL
-        const name = pyString(pop()), module = pyString(pop());
+        const name = str(pop()), module = str(pop());
         const full = `${module}.${name}`;
         if (!KNOWN_GLOBALS.has(full)) fail(`global ${full} (only numpy arrays are supported)`);
         stack.push({ kind: "global", name: full });

@@ -58,6 +58,40 @@ const ADVICE: Record<string, string> = {
 };
 
 /**
+ * Reads a JSON object from a file: a file that does not hold one (truncated or corrupt, as after a
+ * crash or a full disk) is a {@link RunFileError} naming it and saying what to do (`advice`, by
+ * default to restore it or start again). A missing file is `Deno.errors.NotFound`, as from Deno.
+ *
+ * @example
+ * ```ts
+ * const stats = await readJsonFile<{ experiment: string }>("runs/stats/test.json");
+ * ```
+ */
+export async function readJsonFile<T>(
+  path: string,
+  advice = "restore it from a copy, or recreate it with the task that wrote it (--force)",
+): Promise<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw e;
+    throw new RunFileError(
+      path,
+      `not valid JSON (${(e as Error).message}): the file is truncated or corrupt (a crash ` +
+        `or a full disk?); ${advice}`,
+    );
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new RunFileError(
+      path,
+      `expected a JSON object, found ${JSON.stringify(value)}; ${advice}`,
+    );
+  }
+  return value as T;
+}
+
+/**
  * A run directory: creates it (refusing to overwrite an existing run unless `force`) or opens it
  * to resume, and appends logs and metrics.
  *
@@ -123,24 +157,8 @@ export class RunDirectory {
    * Reads a JSON file of the run; a file that is not a JSON object is a {@link RunFileError}
    * naming it and saying what to do.
    */
-  async readJson<T>(name: string): Promise<T> {
-    const path = this.file(name);
-    let value: unknown;
-    try {
-      value = JSON.parse(await Deno.readTextFile(path));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw e;
-      const advice = ADVICE[name] ?? "restore it from a copy, or start a new run";
-      throw new RunFileError(
-        path,
-        `not valid JSON (${(e as Error).message}): the file is truncated or corrupt (a crash ` +
-          `or a full disk?); ${advice}`,
-      );
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw new RunFileError(path, `expected a JSON object, found ${JSON.stringify(value)}`);
-    }
-    return value as T;
+  readJson<T>(name: string): Promise<T> {
+    return readJsonFile<T>(this.file(name), ADVICE[name]);
   }
 
   /** Appends a line to log.txt (with a timestamp). */
