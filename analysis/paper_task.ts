@@ -20,7 +20,12 @@ import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
-import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
+import {
+  checkFlagsApply,
+  checkStoredConfig,
+  parseTrainArgs,
+  type TrainConfig,
+} from "../train/config.ts";
 import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
 import { formatDuration } from "../train/progress.ts";
 import { readJsonFile, RunFileError } from "../train/run_dir.ts";
@@ -248,11 +253,11 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
 /** A run's stored configuration, or null when it has none yet. */
 function storedConfig(runDir: string): TrainConfig | null {
   try {
-    return (JSON.parse(Deno.readTextFileSync(join(runDir, "config.json"))) as {
-      config: TrainConfig;
-    }).config;
+    const path = join(runDir, "config.json");
+    return checkStoredConfig(JSON.parse(Deno.readTextFileSync(path)), path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof InputError) throw e;
     throw new InputError(`${join(runDir, "config.json")}: unreadable (${(e as Error).message})`);
   }
 }

@@ -15,7 +15,7 @@ import type { Flag } from "../core/cli.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
-import type { TrainConfig } from "../train/config.ts";
+import { checkStoredConfig, type TrainConfig } from "../train/config.ts";
 import { type LatestCheckpoint, readJsonFile, RunDirectory } from "../train/run_dir.ts";
 
 /**
@@ -96,6 +96,7 @@ export async function readTrainedRun(path: string, flag: string): Promise<Traine
   const file = await readJsonFile<{ config: TrainConfig; dataset: TrainedRun["dataset"] }>(
     join(path, "config.json"),
   );
+  checkStoredConfig(file, join(path, "config.json"));
   const latest: LatestCheckpoint | null = await exists(join(path, "latest.json"))
     ? await readJsonFile<LatestCheckpoint>(
       join(path, "latest.json"),

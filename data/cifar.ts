@@ -16,7 +16,13 @@
  */
 import { join } from "node:path";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
-import { downloadFile, type DownloadOptions, type LogFn } from "./download.ts";
+import {
+  DownloadError,
+  downloadFile,
+  type DownloadOptions,
+  type LogFn,
+  md5File,
+} from "./download.ts";
 import { type NdArray, pyString, type PyValue, unpickle } from "./pickle.ts";
 import { CIFAR100_SOURCE, CIFAR10_SOURCE, type DatasetSource, sourceUrls } from "./sources.ts";
 import { extractTarGz } from "./tar.ts";
@@ -296,15 +302,33 @@ export async function loadCifar(
             log: options.log,
             ...options.downloadOptions,
           });
+        } else {
+          // An archive already there (a partial copy, a mirror's, anyone's) is extracted only
+          // if it is the published one.
+          const got = await md5File(archive);
+          if (got !== file.md5.toLowerCase()) {
+            throw new DatasetError(
+              archive,
+              `is not the published ${file.name} (MD5 ${got}, expected ${file.md5}): not ` +
+                "extracted; delete it to download a fresh copy",
+            );
+          }
         }
         options.log(`Extracting ${archive} → ${options.dataDir}`);
-        await extractTarGz(archive, options.dataDir);
+        try {
+          await extractTarGz(archive, options.dataDir);
+        } catch (e) {
+          if (!(e instanceof DatasetError)) throw e;
+          throw new DatasetError(archive, `refused while extracting: ${e.message}`, { cause: e });
+        }
       }
       if (await allExist(py, pyFiles)) kind = "python";
       else downloadFailure = ` The downloaded archive did not contain ${layout.python.dir}/.`;
     } catch (e) {
       if (!(e instanceof DatasetError)) throw e;
-      downloadFailure = ` Download failed: ${e.message}.`;
+      downloadFailure = e instanceof DownloadError
+        ? ` Download failed: ${e.message}.`
+        : ` ${e.message}.`;
     }
   }
   if (kind === null) {

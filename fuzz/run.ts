@@ -1,7 +1,7 @@
 /**
  * Runs the seeded mutation fuzzer over one format: case i is `fuzzCase(corpus, fields, seed, i)`
- * (checksums repaired on odd cases where the format has them), run in a worker with a time
- * bound. A case fails when the parser throws anything but the project's `InputError`, runs past
+ * (checksums repaired on odd cases where the format has them), run in a sandbox process
+ * (fuzz/child.ts, one case at a time) with a time bound. A case fails when the parser throws anything but the project's `InputError`, runs past
  * the time bound (the worker is terminated and replaced), or raises the process's peak RSS by more
  * than the memory bound. Failing cases are saved as regression files, named by their content's
  * hash, for the test suite to replay.

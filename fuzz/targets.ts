@@ -28,6 +28,7 @@ import { gunzipStream } from "../data/gzip.ts";
 import { gunzip, parseIdxImages, parseIdxLabels } from "../data/idx.ts";
 import { unpickle } from "../data/pickle.ts";
 import { readTar } from "../data/tar.ts";
+import { checkStoredConfig } from "../train/config.ts";
 import { RunDirectory } from "../train/run_dir.ts";
 import { decodeSafetensors, encodeSafetensors } from "../train/safetensors.ts";
 
@@ -109,16 +110,18 @@ function pngChunks(bytes: Uint8Array): number[] {
   return out;
 }
 
-let scratch: string | null = null;
-/** One temporary run directory for the run-file target, reused case after case. */
-async function scratchRun(): Promise<string> {
+let scratch: RunDirectory | null = null;
+/** One temporary run directory for the run-file targets, reused case after case. */
+async function scratchRun(): Promise<RunDirectory> {
   if (scratch === null) {
-    scratch = await Deno.makeTempDir({ prefix: "nc-fuzz-run-" });
+    const dir = await Deno.makeTempDir({ prefix: "nc-fuzz-run-" });
     globalThis.addEventListener("unload", () => {
       try {
-        Deno.removeSync(scratch!, { recursive: true });
+        Deno.removeSync(dir, { recursive: true });
       } catch { /* gone */ }
     });
+    await Deno.writeTextFile(join(dir, "config.json"), '{"config": {}}\n');
+    scratch = await RunDirectory.open(dir);
   }
   return scratch;
 }
@@ -127,8 +130,8 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /**
  * Every fuzzed format: safetensors, IDX (plain and gzip), CIFAR pickles and binaries, tar (plain
- * and gzip), PNG, JPEG, and the run files (config.json, latest.json, a jsonl log, an analysis
- * record file).
+ * and gzip), PNG, JPEG, and the run files: latest.json, config.json (with its fields' types) and
+ * the jsonl files (a training log, an analysis record file).
  *
  * @example
  * ```ts
@@ -271,48 +274,67 @@ export const TARGETS: FuzzTarget[] = [
     run: (bytes) => decodeImage(bytes, "fuzz.jpg"),
   },
   {
-    name: "run-files",
+    name: "latest-json",
     corpus: () =>
       Promise.resolve([
         text(
           '{"epoch": 3, "model": "checkpoints/model-epoch-0003.safetensors", "state": "checkpoints/state-epoch-0003.safetensors"}\n',
         ),
-        text('{"config": {"epochs": 5, "seed": 1}, "versions": {"deno": "2.9.6"}}\n'),
-        text('{"epoch": 1, "step": 1, "loss": 2.3}\n{"epoch": 2, "step": 2, "loss": 1.1}\n'),
       ]),
     fields: () => [],
     run: async (bytes) => {
-      const dir = await scratchRun();
-      await Deno.writeTextFile(join(dir, "config.json"), '{"config": {}}\n');
-      await Deno.writeFile(join(dir, "latest.json"), bytes);
-      const run = await RunDirectory.open(dir);
-      const results: unknown[] = [];
+      const run = await scratchRun();
+      await Deno.writeFile(join(run.path, "latest.json"), bytes);
+      return await run.latest();
+    },
+  },
+  {
+    name: "config-json",
+    corpus: () =>
+      Promise.resolve([
+        text(
+          '{"config": {"method": "implicit", "dataset": "mnist", "model": "resnet18", "epochs": 5, "seed": 1, "lr": null, "bias": false}, "versions": {"deno": "2.9.6"}}\n',
+        ),
+      ]),
+    fields: () => [],
+    run: async (bytes) => {
+      const run = await scratchRun();
+      await Deno.writeFile(run.file("config.json"), bytes);
+      return checkStoredConfig(await run.readJson("config.json"), run.file("config.json"));
+    },
+  },
+  {
+    name: "jsonl",
+    corpus: () =>
+      Promise.resolve([
+        text('{"epoch": 1, "step": 1, "loss": 2.3}\n{"epoch": 2, "step": 2, "loss": 1.1}\n'),
+        text('{"epoch": 5, "nc1": 0.12, "top1": 97.5}\n'),
+      ]),
+    fields: () => [],
+    run: async (bytes) => {
+      // Both readers of jsonl files, each on its own; refused when either refused.
+      const run = await scratchRun();
+      let refusal: InputError | null = null;
       for (
-        const step of [
-          () => run.latest(),
+        const read of [
           async () => {
-            await Deno.writeFile(join(dir, "steps.jsonl"), bytes);
+            await Deno.writeFile(run.file("steps.jsonl"), bytes);
             return await run.truncateJsonLines("steps.jsonl", 1);
           },
           async () => {
-            await Deno.writeFile(join(dir, "config.json"), bytes);
-            return await run.readJson("config.json");
-          },
-          async () => {
-            await Deno.writeFile(join(dir, "test.jsonl"), bytes);
-            return await readRecords(join(dir, "test.jsonl"));
+            await Deno.writeFile(run.file("test.jsonl"), bytes);
+            return await readRecords(run.file("test.jsonl"));
           },
         ]
       ) {
-        // Each of the four readers must end well on its own.
         try {
-          results.push(await step());
+          await read();
         } catch (e) {
           if (!(e instanceof InputError)) throw e;
-          results.push(e.message);
+          refusal ??= e;
         }
       }
-      return results;
+      if (refusal !== null) throw refusal;
     },
   },
 ];

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch CPU reference for `deno task bench:step`: the same network (torchvision-layout
-ResNet, non-affine BatchNorm, no biases, features normalised to radius tau, a K-class linear
+ResNet or VGG13-BN, non-affine BatchNorm, no biases, features normalised to radius tau, a K-class linear
 classifier without bias), the same batch shape, a training step with AGD (the paper's
 optimiser: orthogonal init, gain 10), one warm-up step excluded, median over --steps.
 
@@ -94,14 +94,70 @@ class ResNet(nn.Module):
             if head == "fixed":
                 self.classifier.requires_grad_(False)
 
-    def features(self, x, tau):
+    def raw_features(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        h = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def features(self, x, tau):
+        h = self.raw_features(x)
         return tau * h / h.norm(dim=1, keepdim=True)
 
     def forward(self, x, tau):
         return self.classifier(self.features(x, tau))
+
+
+VGG13_CFG = [1, 1, "M", 2, 2, "M", 4, 4, "M", 8, 8, "M", 8, 8, "M"]
+
+
+class VGG13(nn.Module):
+    """torchvision's vgg13_bn feature extractor (configuration "B": conv 3x3 padding 1 +
+    BatchNorm + ReLU, "M" = 2x2 max-pool), channels in units of `width` (64 in torchvision),
+    written here from that published layout; then global average pooling to 8*width features
+    and the same heads as ResNet. bias=True: conv biases and affine BatchNorm (exactly
+    torchvision's vgg13_bn().features); bias=False: neither (the paper's --no-bias)."""
+
+    def __init__(self, width, num_classes, head="standard", bias=False):
+        super().__init__()
+        layers, cin = [], 3
+        for v in VGG13_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, v * width, 3, padding=1, bias=bias),
+                           nn.BatchNorm2d(v * width, affine=bias), nn.ReLU(inplace=True)]
+                cin = v * width
+        self.features_ = nn.Sequential(*layers)
+        if head != "implicit":
+            self.classifier = nn.Linear(cin, num_classes, bias=head == "fixed")
+            if head == "fixed":
+                self.classifier.requires_grad_(False)
+
+    def raw_features(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.features_(x), 1), 1)
+
+    def features(self, x, tau):
+        h = self.raw_features(x)
+        return tau * h / h.norm(dim=1, keepdim=True)
+
+    def forward(self, x, tau):
+        return self.classifier(self.features(x, tau))
+
+    def state_dict(self, *args, **kwargs):
+        return {k.replace("features_.", "features."): v
+                for k, v in super().state_dict(*args, **kwargs).items()}
+
+    def load_state_dict(self, state, strict=True):
+        return super().load_state_dict(
+            {k.replace("features.", "features_.", 1) if k.startswith("features.") else k: v
+             for k, v in state.items()}, strict=strict)
+
+
+def build(name, width, num_classes, head="standard", bias=False):
+    """The network a model name denotes (the ResNets are always bias-free)."""
+    if name == "vgg13":
+        return VGG13(width, num_classes, head, bias)
+    return ResNet(name, width, num_classes, head)
 
 
 def singular_value(p):
@@ -137,7 +193,7 @@ class AGD:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18", choices=sorted(LAYOUTS))
+    ap.add_argument("--model", default="resnet18", choices=sorted(LAYOUTS) + ["vgg13"])
     ap.add_argument("--batch_size", type=int, default=256)
     ap.add_argument("--num_classes", type=int, default=10)
     ap.add_argument("--resnet_width", type=int, default=64)
@@ -147,7 +203,7 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    net = ResNet(args.model, args.resnet_width, args.num_classes)
+    net = build(args.model, args.resnet_width, args.num_classes)
     opt = AGD(net.parameters())
     x = torch.randn(args.batch_size, 3, 32, 32)
     y = torch.arange(args.batch_size) % args.num_classes

@@ -38,8 +38,15 @@ const SPEC = {
 const HELP = flagHelp("deno task fuzz [flags]", SPEC);
 
 if (import.meta.main) {
-  await runParsedTask("fuzz", HELP, (args) => parseFlags(args, SPEC), async ({ values }) => {
+  await runParsedTask("fuzz", HELP, (args) => parseFlags(args, SPEC), async ({ values, given }) => {
+    if (given.has("format") && values.format.length === 0) {
+      throw new InvalidArgumentError("--format", "got no format name");
+    }
     const names = values.format.length > 0 ? values.format : TARGETS.map((t) => t.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) {
+      throw new InvalidArgumentError("--format", `${JSON.stringify(twice)} is given twice`);
+    }
     for (const n of names) {
       if (!TARGETS.some((t) => t.name === n)) {
         throw new InvalidArgumentError(

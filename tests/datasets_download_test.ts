@@ -308,6 +308,26 @@ Deno.test("download: loadDataset fetches MNIST (.gz) and CIFAR-10 (.tar.gz) from
       assert(e.message.includes("cifar-10-python.tar.gz"), e.message);
     }
     assertEquals(listDir(cutDir), ["cifar-10-python.tar.gz"]);
+
+    // an archive already in the data directory that is not the published one (a hostile copy
+    // with a `..` entry): refused by its MD5 before extraction, saying to delete it
+    const otherDir = join(dir, "other");
+    await Deno.mkdir(otherDir);
+    const hostile = await gzip(encodeTar({ "../escape.txt": new TextEncoder().encode("x") }));
+    await Deno.writeFile(join(otherDir, "cifar-10-python.tar.gz"), hostile);
+    try {
+      await loadDataset("cifar10", { dataDir: otherDir, sources: { cifar10: source } });
+      throw new Error("expected a DatasetError");
+    } catch (e) {
+      assert(e instanceof DatasetError, String(e));
+      assert(
+        e.message.includes(`is not the published cifar-10-python.tar.gz (MD5 ${md5Bytes(hostile)}`),
+        e.message,
+      );
+      assert(e.message.includes("delete it to download a fresh copy"), e.message);
+    }
+    assertEquals(listDir(otherDir), ["cifar-10-python.tar.gz"]);
+    assertEquals(listDir(dir).includes("escape.txt"), false);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });

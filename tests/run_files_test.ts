@@ -74,6 +74,24 @@ Deno.test("run files: --resume survives a corrupt latest.json, a truncated check
     assert(/config\.json: not valid JSON .*start a new run/.test(c.stderr), c.stderr);
     assert(!c.stderr.includes("    at "), `no stack trace: ${c.stderr}`);
     assertEquals(Deno.readTextFileSync(join(run, "epochs.jsonl")), before);
+    // Still JSON but the wrong shape: the field is named, not "method undefined" or a crash.
+    for (
+      const [text, expected] of [
+        ["{}", 'has no "config" object'],
+        ['{"config": 5}', 'has no "config" object'],
+        [
+          '{"config": {"method": "fixed", "dataset": "mnist", "model": "resnet18", "epochs": "x", "seed": 1}}',
+          'config.epochs is "x", expected an integer',
+        ],
+        ['{"config": {"dataset": "mnist"}}', "config.method is undefined, expected standard"],
+      ]
+    ) {
+      Deno.writeTextFileSync(join(run, "config.json"), text);
+      const d = await train([...base, "--resume", "--epochs", "5"]);
+      assertEquals(d.code, 2, d.stderr);
+      assert(d.stderr.includes(expected) && d.stderr.includes("config.json"), d.stderr);
+      assert(!d.stderr.includes("    at "), `no stack trace: ${d.stderr}`);
+    }
   } finally {
     await Deno.remove(storage, { recursive: true });
   }

@@ -8,6 +8,8 @@
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { modelDefaults } from "./recipes.ts";
+import { IMAGE_BACKBONES } from "../nets/models/names.ts";
+import { RunFileError } from "./run_dir.ts";
 
 /** The resolved configuration of one training run (recorded in the run directory). */
 export type TrainConfig = {
@@ -84,7 +86,7 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "model",
     key: "model",
     kind: "string",
-    help: "resnet18 | resnet34 | resnet50 | mlp | ufm",
+    help: "resnet18 | resnet34 | resnet50 | vgg13 | mlp | ufm",
   },
   { flag: "optimiser", key: "optimiser", kind: "string", help: "AGD | SGD | Adam | AdamW" },
   {
@@ -153,7 +155,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: "threads", key: "threads", kind: "int", help: "wasm threads" },
   { flag: "width", key: "width", kind: "int", help: "MLP hidden width" },
   { flag: "depth", key: "depth", kind: "int", help: "MLP hidden layers" },
-  { flag: "resnet_width", key: "resnetWidth", kind: "int", help: "ResNet base channel count" },
+  {
+    flag: "resnet_width",
+    key: "resnetWidth",
+    kind: "int",
+    help: "ResNet and VGG13 base channel count",
+  },
   { flag: "num_classes", key: "numClasses", kind: "int", help: "classes" },
   { flag: "force", key: "force", kind: "bool", help: "overwrite an existing run directory" },
   { flag: "etf_solver", key: "etfSolver", kind: "string", help: "trust-regions | closed-form" },
@@ -181,6 +188,58 @@ export const FLAGS: readonly FlagSpec[] = [
       "quick: ResNet18 width 16, the first 100 MNIST images per class, 18 epochs, batch 100, checkpoint every 6",
   },
 ];
+
+/**
+ * The stored configuration of a run (`config.json`'s `config`), checked field by field against
+ * the flags' kinds: a damaged file that is still JSON (a field of the wrong type, a missing
+ * method, model, dataset, epochs or seed) is a {@link RunFileError} naming the file and the
+ * field, instead of a crash or a run of "method undefined" later.
+ *
+ * @example
+ * ```ts
+ * const path = "runs/mnist-resnet18-implicit-seed1/config.json";
+ * const config = checkStoredConfig(JSON.parse(Deno.readTextFileSync(path)), path);
+ * ```
+ */
+export function checkStoredConfig(value: unknown, file: string): TrainConfig {
+  const advice = "the configuration is damaged: start a new run (--force to overwrite this " +
+    "one), or restore config.json from a copy";
+  const config = (value as { config?: unknown } | null)?.config;
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    throw new RunFileError(file, `has no "config" object; ${advice}`);
+  }
+  const c = config as Record<string, unknown>;
+  const bad = (key: string, expected: string) =>
+    new RunFileError(
+      file,
+      `config.${key} is ${JSON.stringify(c[key])}, expected ${expected}; ${advice}`,
+    );
+  if (!["standard", "fixed", "implicit"].includes(c.method as string)) {
+    throw bad("method", "standard, fixed or implicit");
+  }
+  for (const key of ["dataset", "model", "epochs", "seed"]) {
+    if (c[key] === undefined || c[key] === null) throw bad(key, "a value");
+  }
+  const kinds = {
+    string: "a string",
+    int: "an integer",
+    number: "a number",
+    bool: "true or false",
+  };
+  for (const f of FLAGS) {
+    const v = c[f.key];
+    if (v === undefined || v === null) continue;
+    const ok = f.kind === "string"
+      ? typeof v === "string"
+      : f.kind === "int"
+      ? Number.isSafeInteger(v)
+      : f.kind === "number"
+      ? typeof v === "number" && Number.isFinite(v)
+      : typeof v === "boolean";
+    if (!ok) throw bad(f.key, kinds[f.kind]);
+  }
+  return c as unknown as TrainConfig;
+}
 
 /** The paper's released recipe (docs/method.md section 9), for every method. */
 export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
@@ -481,7 +540,12 @@ const APPLIES: readonly {
 }[] = [
   { keys: ["width", "depth"], when: (c) => c.model === "mlp", only: "--model mlp" },
   {
-    keys: ["resnetWidth", "fixdim"],
+    keys: ["resnetWidth"],
+    when: (c) => IMAGE_BACKBONES.includes(c.model),
+    only: "--model resnet18|resnet34|resnet50|vgg13",
+  },
+  {
+    keys: ["fixdim"],
     when: (c) => RESNETS.includes(c.model),
     only: "--model resnet18|resnet34|resnet50",
   },

@@ -31,10 +31,17 @@ import {
 import type { TrainingSetup } from "../nets/training/train_step.ts";
 import { TFJS_VERSION } from "../nets/tf.ts";
 import { loadModelCheckpoint } from "./checkpoint.ts";
-import { checkFlagsApply, flagName, type TrainConfig, type TrainRequest } from "./config.ts";
+import {
+  checkFlagsApply,
+  checkStoredConfig,
+  flagName,
+  type TrainConfig,
+  type TrainRequest,
+} from "./config.ts";
 import type { EvaluationNetwork, EvaluationOptions } from "./evaluate.ts";
 import { type LatestCheckpoint, RunDirectory, RunFileError } from "./run_dir.ts";
 import { modelStateOf } from "./save_checkpoint.ts";
+import { IMAGE_BACKBONES } from "../nets/models/names.ts";
 import { loadTrainingState } from "./state.ts";
 
 /** The toolkit's version, recorded in run directories. */
@@ -213,7 +220,7 @@ export function checkRunConfig(config: TrainConfig): BackendName {
         "would only lend it labels: use --dataset synthetic (N from --dataset_size, K from --num_classes)",
     );
   }
-  if (config.model.startsWith("resnet") && config.dataset === "synthetic") {
+  if (IMAGE_BACKBONES.includes(config.model) && config.dataset === "synthetic") {
     throw new InvalidArgumentError(
       "--model",
       `${config.model} needs images, but --dataset synthetic gives feature vectors; use --model mlp (or ufm)`,
@@ -259,7 +266,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   let validated = false;
   let config = requested;
   if (run !== null) {
-    const stored = (await run.readJson<{ config: TrainConfig }>("config.json")).config;
+    const stored = checkStoredConfig(await run.readJson("config.json"), run.file("config.json"));
     config = resumedConfig(stored, request);
   } else {
     checkFlagsApply(request);
@@ -499,7 +506,7 @@ function runPathOf(request: TrainRequest): string {
 /** Refuses a network that needs images on feature vectors (before anything is written). */
 function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
   const images = split.images !== null;
-  if (config.model.startsWith("resnet") && !images) {
+  if (IMAGE_BACKBONES.includes(config.model) && !images) {
     throw new InvalidArgumentError(
       "--model",
       `${config.model} needs images, but --dataset ${config.dataset} gives feature vectors ` +

@@ -15,21 +15,22 @@
  * @module
  */
 import type { Backbone } from "./model.ts";
-import { resnet, RESNET_NAMES, type ResNetName } from "./resnet.ts";
+import { BACKBONE_NAMES, type ResNetName } from "./names.ts";
+import { resnet } from "./resnet.ts";
 import { mlp } from "./mlp.ts";
 import { ufm } from "./ufm.ts";
+import { vgg13 } from "./vgg.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 
-/** Every backbone name `createBackbone` accepts. */
-export const BACKBONE_NAMES = [...RESNET_NAMES, "mlp", "ufm"] as const;
-/** One of {@link BACKBONE_NAMES}. */
-export type BackboneName = typeof BACKBONE_NAMES[number];
+export { BACKBONE_NAMES, type BackboneName, IMAGE_BACKBONES } from "./names.ts";
 
 /**
  * Options of {@link createBackbone}; each model accepts only its own (listed per model).
  *
  * - ResNets: `inChannels` (3), `width` (base channels, `--resnet_width`, 64), `bias` (false),
  *   `fixdim` (null, or K), `seed` (0).
+ * - vgg13: `inChannels` (3), `width` (base channels, `--resnet_width`, 64), `bias` (false),
+ *   `seed` (0).
  * - mlp: `inputShape` (required, one sample's shape), `depth` (6), `width` (units, `--width`,
  *   1024), `bias` (false), `seed` (0).
  * - ufm: `numSamples` (required), `dim` (512), `seed` (0).
@@ -60,8 +61,9 @@ export interface BackboneOptions {
   dim?: number;
 }
 
-const ALLOWED: Record<"resnet" | "mlp" | "ufm", readonly (keyof BackboneOptions)[]> = {
+const ALLOWED: Record<"resnet" | "vgg" | "mlp" | "ufm", readonly (keyof BackboneOptions)[]> = {
   resnet: ["inChannels", "width", "bias", "fixdim", "seed"],
+  vgg: ["inChannels", "width", "bias", "seed"],
   mlp: ["inputShape", "depth", "width", "bias", "seed"],
   ufm: ["numSamples", "dim", "seed"],
 };
@@ -74,7 +76,8 @@ const ALLOWED: Record<"resnet" | "mlp" | "ufm", readonly (keyof BackboneOptions)
  * createBackbone("resnet50", { width: 4, fixdim: 10 }).featureDim; // 11
  * createBackbone("mlp", { inputShape: [32, 32, 3], depth: 2, width: 32 }).featureDim; // 32
  * createBackbone("ufm", { numSamples: 100 }).featureDim; // 512
- * createBackbone("vgg13", {}); // InvalidArgumentError: name: unknown backbone "vgg13"; …
+ * createBackbone("vgg13", { width: 4 }).featureDim; // 32
+ * createBackbone("vgg16", {}); // InvalidArgumentError: name: unknown backbone "vgg16"; …
  * ```
  */
 export function createBackbone(name: string, options: BackboneOptions = {}): Backbone {
@@ -87,7 +90,13 @@ export function createBackbone(name: string, options: BackboneOptions = {}): Bac
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError("options", `expected an object, got ${options}`);
   }
-  const family = name === "mlp" ? "mlp" : name === "ufm" ? "ufm" : "resnet";
+  const family = name === "mlp"
+    ? "mlp"
+    : name === "ufm"
+    ? "ufm"
+    : name === "vgg13"
+    ? "vgg"
+    : "resnet";
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     if (!(ALLOWED[family] as readonly string[]).includes(key)) {
@@ -105,6 +114,13 @@ export function createBackbone(name: string, options: BackboneOptions = {}): Bac
         width: options.width,
         bias: options.bias,
         fixdim: options.fixdim,
+        seed: options.seed,
+      });
+    case "vgg":
+      return vgg13({
+        inChannels: options.inChannels,
+        width: options.width,
+        bias: options.bias,
         seed: options.seed,
       });
     case "mlp":

@@ -30,10 +30,8 @@ import { type BatchNorm, batchNorm2d, ownedVariable } from "./batch_norm.ts";
 import { kaimingNormalConv, Rng } from "./init.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 
-/** The ResNet architectures provided. */
-export const RESNET_NAMES = ["resnet18", "resnet34", "resnet50"] as const;
-/** One of {@link RESNET_NAMES}. */
-export type ResNetName = typeof RESNET_NAMES[number];
+import { RESNET_NAMES, type ResNetName } from "./names.ts";
+export { RESNET_NAMES, type ResNetName } from "./names.ts";
 
 /**
  * Options of {@link resnet}.

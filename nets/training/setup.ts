@@ -212,6 +212,13 @@ export function createTrainingSetup(
         bias,
         seed,
       }
+      : model === "vgg13"
+      ? {
+        inChannels: (options.inputShape ?? [32, 32, 3])[2],
+        width: options.resnetWidth ?? 64,
+        bias,
+        seed,
+      }
       : {
         inChannels: (options.inputShape ?? [32, 32, 3])[2],
         width: options.resnetWidth ?? 64,
