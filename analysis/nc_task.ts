@@ -345,7 +345,7 @@ export async function runNc(
   if (request.threads !== null && backend.name !== "wasm") {
     io.log(`nc: note: --threads ${request.threads} has no effect on the ${backend.name} backend`);
   }
-  const data = await loadRunDataset(config, io.log);
+  const data = await loadRunDataset(config, io.log, run.path);
   const { setup, dispose } = createRunSetup(config, data);
   try {
     const evaluation = runEvaluation(config, data, setup);

@@ -22,7 +22,7 @@ import { Rng } from "../core/random.ts";
  * new Rng(deriveSeed(seed, STREAM.augment, epoch, batch));
  * ```
  */
-export const STREAM = { shuffle: 0, augment: 1, subset: 2 } as const;
+export const STREAM = { shuffle: 0, augment: 1, subset: 2, labelNoise: 3 } as const;
 
 /**
  * A seed for an independent random stream, derived by hashing `seed` with `parts` (non-negative

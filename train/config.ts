@@ -51,6 +51,10 @@ export type TrainConfig = {
   featureDim: number;
   imageSize: number;
   preset: string | null;
+  /** `--label_noise`: the fraction of training labels replaced by uniform random labels. */
+  labelNoise: number;
+  /** `--imb_factor`: the long-tailed profile's ratio n_min/n_max, or null (balanced). */
+  imbFactor: number | null;
 };
 
 /**
@@ -181,6 +185,18 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   { flag: "image_size", key: "imageSize", kind: "int", help: "folder: image size" },
   {
+    flag: "label_noise",
+    key: "labelNoise",
+    kind: "number",
+    help: "fraction p of the training labels replaced by uniform random labels (seeded; 0 = none)",
+  },
+  {
+    flag: "imb_factor",
+    key: "imbFactor",
+    kind: "number",
+    help: "cifar10/cifar100: long-tailed training set n_k = n_max·r^(k/(K−1)), 0 < r ≤ 1",
+  },
+  {
     flag: "preset",
     key: "preset",
     kind: "string",
@@ -280,6 +296,8 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     featureDim: 512,
     imageSize: 32,
     preset: null,
+    labelNoise: 0,
+    imbFactor: null,
   };
 }
 
@@ -516,6 +534,12 @@ function validate(c: TrainConfig): void {
   if (c.lr !== null && !(c.lr > 0)) {
     throw new InvalidArgumentError("--lr", `got ${c.lr}, allowed: > 0`);
   }
+  if (!(c.labelNoise >= 0 && c.labelNoise <= 1)) {
+    throw new InvalidArgumentError("--label_noise", `got ${c.labelNoise}, allowed: 0 ≤ p ≤ 1`);
+  }
+  if (c.imbFactor !== null && !(c.imbFactor > 0 && c.imbFactor <= 1)) {
+    throw new InvalidArgumentError("--imb_factor", `got ${c.imbFactor}, allowed: 0 < r ≤ 1`);
+  }
   if (c.gain !== null && !(c.gain > 0)) {
     throw new InvalidArgumentError("--gain", `got ${c.gain}, allowed: > 0`);
   }
@@ -561,6 +585,11 @@ const APPLIES: readonly {
     only: "--dataset synthetic or --model ufm",
   },
   { keys: ["imageSize"], when: (c) => c.dataset === "folder", only: "--dataset folder" },
+  {
+    keys: ["imbFactor"],
+    when: (c) => c.dataset === "cifar10" || c.dataset === "cifar100",
+    only: "--dataset cifar10|cifar100",
+  },
   {
     keys: ["dataDir"],
     when: (c) => c.dataset !== "synthetic",

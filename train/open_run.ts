@@ -16,6 +16,8 @@ import type { Dataset, DatasetSplit } from "../data/dataset.ts";
 import { DATASET_NAMES, expandHome, loadDataset } from "../data/load.ts";
 import { epochPlan, type PipelineOptions } from "../data/pipeline.ts";
 import { BatchTransform } from "../data/transforms.ts";
+import { exists } from "../data/fs.ts";
+import { longTailIndices, noisyLabels, selectSamples } from "../data/label_transforms.ts";
 import {
   type BackendInfo,
   type BackendName,
@@ -30,7 +32,7 @@ import {
 } from "../nets/training/setup.ts";
 import type { TrainingSetup } from "../nets/training/train_step.ts";
 import { TFJS_VERSION } from "../nets/tf.ts";
-import { loadModelCheckpoint } from "./checkpoint.ts";
+import { loadModelCheckpoint, loadTensors, saveTensors } from "./checkpoint.ts";
 import {
   checkFlagsApply,
   checkStoredConfig,
@@ -290,7 +292,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   if (config.threads !== null && backend.name !== "wasm") {
     await log(`note: --threads ${config.threads} has no effect on the ${backend.name} backend`);
   }
-  const data = await loadRunDataset(config, (line) => void log(line));
+  const { data, variant } = await loadRunData(config, (line) => void log(line), run?.path);
   const split = data.train;
   const K = split.numClasses;
   if (config.numClasses !== null && config.numClasses !== K) {
@@ -346,6 +348,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
         },
         createdAt: new Date().toISOString(),
       });
+      if (variant !== null) await recordLabels(run, variant);
     } else {
       const resumed = await restore(run, config, setup);
       start = resumed.start;
@@ -464,7 +467,11 @@ export function runEvaluation(
 
 /**
  * The dataset a run's configuration names (the synthetic one regenerated from its seed, size,
- * feature dimension and K), downloaded into `config.dataDir` when missing.
+ * feature dimension and K), downloaded into `config.dataDir` when missing, with the training
+ * split's variant applied: the long-tailed subset (`--imb_factor`) and the noisy labels
+ * (`--label_noise`, from the run's seed; data/label_transforms.ts). With `runDir`, the labels a
+ * run recorded when it was created ({@link TRAIN_LABELS_FILE}) must be these: a dataset that has
+ * changed since is an error naming the file, so the analysis never measures other labels.
  *
  * @example
  * ```ts
@@ -472,8 +479,21 @@ export function runEvaluation(
  * const data = await loadRunDataset(defaultConfig("implicit"), console.error);
  * ```
  */
-export function loadRunDataset(config: TrainConfig, log: (line: string) => void): Promise<Dataset> {
-  return loadDataset(config.dataset, {
+export async function loadRunDataset(
+  config: TrainConfig,
+  log: (line: string) => void,
+  runDir?: string,
+): Promise<Dataset> {
+  return (await loadRunData(config, log, runDir)).data;
+}
+
+/** {@link loadRunDataset}, with the training variant applied (null when none). */
+async function loadRunData(
+  config: TrainConfig,
+  log: (line: string) => void,
+  runDir?: string,
+): Promise<{ data: Dataset; variant: TrainingVariant | null }> {
+  const data = await loadDataset(config.dataset, {
     dataDir: config.dataDir,
     log,
     datasetSize: config.datasetSize,
@@ -482,6 +502,74 @@ export function loadRunDataset(config: TrainConfig, log: (line: string) => void)
     seed: config.seed,
     imageSize: config.imageSize,
   });
+  const variant = trainingVariant(data.train, config);
+  if (variant === null) return { data, variant };
+  if (runDir !== undefined) await checkRecordedLabels(join(runDir, TRAIN_LABELS_FILE), variant);
+  const { imbFactor, labelNoise } = config;
+  log(
+    `training set: ${variant.split.length} of ${data.train.length} samples` +
+      (imbFactor !== null ? ` (long-tailed, r = ${imbFactor})` : "") +
+      (labelNoise > 0
+        ? `, ${variant.relabelled} labels replaced at random (p = ${labelNoise})`
+        : ""),
+  );
+  return { data: { ...data, train: variant.split }, variant };
+}
+
+/**
+ * The file in a run directory recording the training set's sample indices and labels when the run
+ * uses `--imb_factor` or `--label_noise` (int32 tensors `indices` and `labels`).
+ *
+ * @example
+ * ```ts
+ * TRAIN_LABELS_FILE; // "train-labels.safetensors"
+ * ```
+ */
+export const TRAIN_LABELS_FILE = "train-labels.safetensors";
+
+type TrainingVariant = { split: DatasetSplit; indices: Int32Array; relabelled: number };
+
+function trainingVariant(train: DatasetSplit, config: TrainConfig): TrainingVariant | null {
+  const imbFactor = config.imbFactor ?? null, labelNoise = config.labelNoise ?? 0;
+  if (imbFactor === null && labelNoise === 0) return null;
+  const indices = imbFactor === null
+    ? Int32Array.from({ length: train.length }, (_, i) => i)
+    : longTailIndices(train.labels, train.numClasses, imbFactor);
+  let split = imbFactor === null ? train : selectSamples(train, indices);
+  let relabelled = 0;
+  if (labelNoise > 0) {
+    const labels = noisyLabels(split.labels, split.numClasses, labelNoise, config.seed);
+    relabelled = Math.floor(labelNoise * split.length + 0.5);
+    split = { ...split, labels };
+  }
+  return { split, indices, relabelled };
+}
+
+/** Writes the training set's indices and labels into a new run (see {@link TRAIN_LABELS_FILE}). */
+async function recordLabels(runDir: RunDirectory, variant: TrainingVariant): Promise<void> {
+  await saveTensors(
+    runDir.file(TRAIN_LABELS_FILE),
+    new Map([
+      ["indices", { dtype: "I32", shape: [variant.indices.length], data: variant.indices }],
+      ["labels", { dtype: "I32", shape: [variant.split.length], data: variant.split.labels }],
+    ]),
+  );
+}
+
+async function checkRecordedLabels(path: string, variant: TrainingVariant): Promise<void> {
+  if (!(await exists(path))) return; // a run from before the labels were recorded
+  const { tensors } = await loadTensors(path);
+  const same = (name: string, mine: Int32Array) => {
+    const t = tensors.get(name)?.data;
+    return t instanceof Int32Array && t.length === mine.length && t.every((v, i) => v === mine[i]);
+  };
+  if (!same("indices", variant.indices) || !same("labels", variant.split.labels)) {
+    throw new RunFileError(
+      path,
+      "the training samples or labels recorded when the run was created differ from those the " +
+        "dataset gives now (its files changed?): restore the dataset the run was trained on",
+    );
+  }
 }
 
 /**
