@@ -20,13 +20,14 @@ const SELF_TESTS: Record<string, (bytes: Uint8Array) => unknown> = {
   "selftest-hang": () => {
     while (true) { /* never returns */ }
   },
-  "selftest-allocate": () => new Uint8Array(600 * 2 ** 20).fill(1).length,
+  "selftest-allocate": () => new Uint8Array(600 * 2 ** 20).fill(1),
 };
 
 /**
  * Reads cases from stdin — each a 4-byte little-endian id, a 4-byte format-name length, the name,
  * a 4-byte data length and the data — and answers each with one JSON line on stdout: the
- * outcome and this process's peak RSS after the case (getrusage, MiB).
+ * outcome, this process's peak RSS after the case (getrusage, MiB) and its RSS growth over the
+ * case (sampled before and right after it, MiB: the fallback where getrusage is unavailable).
  */
 async function serve(): Promise<void> {
   const reader = Deno.stdin.readable.getReader();
@@ -61,8 +62,12 @@ async function serve(): Promise<void> {
     const bytes = take(dataLength);
     const run = TARGETS.find((t) => t.name === format)?.run ?? SELF_TESTS[format];
     let reply: Record<string, unknown>;
+    const rssBefore = Deno.memoryUsage().rss;
+    let rssAfter = rssBefore;
     try {
-      await run(bytes);
+      const value = await run(bytes);
+      rssAfter = Deno.memoryUsage().rss; // while the result is still referenced
+      void value;
       reply = { id, outcome: "result" };
     } catch (e) {
       const error = e as Error;
@@ -72,7 +77,9 @@ async function serve(): Promise<void> {
         message: `${error?.name}: ${error?.message}`,
       };
     }
+    rssAfter = Math.max(rssAfter, Deno.memoryUsage().rss);
     reply.peakMiB = peakRssMiB();
+    reply.rssGrowthMiB = (rssAfter - rssBefore) / 2 ** 20;
     await Deno.stdout.write(out.encode(JSON.stringify(reply) + "\n"));
   }
 }

@@ -75,6 +75,7 @@ type Reply = {
   outcome: "result" | "input-error" | "other";
   message?: string;
   peakMiB: number | null;
+  rssGrowthMiB: number;
 };
 
 /**
@@ -109,7 +110,9 @@ class Sandbox {
     ]();
     // The child says it is ready with its peak RSS once its modules are loaded: the baseline.
     const ready = await this.#lines.next();
-    this.peakMiB = ready.done ? 0 : (JSON.parse(ready.value) as { peakMiB: number }).peakMiB;
+    this.peakMiB = ready.done
+      ? 0
+      : (JSON.parse(ready.value) as { peakMiB: number | null }).peakMiB ?? 0;
   }
 
   /** The reply, or null when the case ran past `timeoutMs` (the child is then replaced). */
@@ -167,7 +170,7 @@ async function runCase(
 ): Promise<"result" | "input-error" | { kind: FuzzFailure["kind"]; message: string }> {
   const reply = await sandbox.run(id, target.name, bytes, options.timeoutMs);
   if (reply === null) return { kind: "hang", message: `ran past ${options.timeoutMs} ms` };
-  const grew = (reply.peakMiB ?? 0) - sandbox.peakMiB;
+  const grew = Math.max((reply.peakMiB ?? 0) - sandbox.peakMiB, reply.rssGrowthMiB);
   sandbox.peakMiB = Math.max(sandbox.peakMiB, reply.peakMiB ?? 0);
   if (grew > options.memoryMiB) {
     await sandbox.close(); // a fresh process measures the next case

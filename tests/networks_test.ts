@@ -736,7 +736,7 @@ function expectError(fn: () => unknown, argument: string, ...includes: string[])
 
 Deno.test("bad names and options give clear errors", () => {
   const tensorsBefore = tf.memory().numTensors;
-  expectError(() => createBackbone("vgg13"), "name", '"vgg13"', "resnet18", "mlp", "ufm");
+  expectError(() => createBackbone("vgg16"), "name", '"vgg16"', "resnet18", "mlp", "ufm");
   expectError(() => createBackbone("resnet18", { width: 0 }), "options.width", "≥ 1", "got 0");
   expectError(() => createBackbone("resnet18", { width: 2.5 }), "options.width", "2.5");
   expectError(() => createBackbone("resnet18", { fixdim: 1 }), "options.fixdim", "≥ 2");

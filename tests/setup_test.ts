@@ -45,7 +45,7 @@ Deno.test("setup: defaults are the paper's recipe (AGD gain 10, τ = 5, no bias,
 
 Deno.test("setup: bad names and values are clear errors", () => {
   const cases: [Record<string, unknown>, string, string][] = [
-    [{ model: "vgg13" }, "--model", "resnet18"],
+    [{ model: "vgg16" }, "--model", "resnet18"],
     [{ method: "adaptive" }, "--method", "standard, fixed, implicit"],
     [{ optimiser: "lbfgs" }, "--optimiser", "AGD, SGD, Adam, AdamW"],
     [{ loss: "hinge" }, "--loss", "CrossEntropyLoss"],

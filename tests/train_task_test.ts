@@ -360,7 +360,7 @@ Deno.test("train task: bad input exits 2 with one line and no stack trace", asyn
   const cases: [string[], string][] = [
     [["--epochs", "x"], "--epochs"],
     [["--dataset", "imagenet"], "--dataset"],
-    [["--model", "vgg13"], "--model"],
+    [["--model", "vgg16"], "--model"],
     [["--temperature", "0"], "--temperature"],
     [["--optimiser", "lbfgs"], "--optimiser"],
     [["--loss", "hinge"], "--loss"],

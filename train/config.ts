@@ -10,6 +10,7 @@ import { InvalidArgumentError } from "../core/errors.ts";
 import { modelDefaults } from "./recipes.ts";
 import { IMAGE_BACKBONES } from "../nets/models/names.ts";
 import { RunFileError } from "./run_dir.ts";
+import { DECAY_TYPES } from "../nets/optim/schedule.ts";
 
 /** The resolved configuration of one training run (recorded in the run directory). */
 export type TrainConfig = {
@@ -55,6 +56,18 @@ export type TrainConfig = {
   labelNoise: number;
   /** `--imb_factor`: the long-tailed profile's ratio n_min/n_max, or null (balanced). */
   imbFactor: number | null;
+  /** `--decay_type`: none | step | cosine | onecycle (SGD, Adam, AdamW). */
+  decayType: string;
+  /** `--patience`: epochs between `step` decays. */
+  patience: number | null;
+  /** `--gamma`: the `step` decay factor. */
+  gamma: number;
+  /** `--max_lr`: the one-cycle peak (default: the run's learning rate). */
+  maxLr: number | null;
+  /** `--div_factor`: one-cycle initial rate = max_lr / div_factor. */
+  divFactor: number;
+  /** `--final_div_factor`: one-cycle final rate = initial / final_div_factor. */
+  finalDivFactor: number;
 };
 
 /**
@@ -191,6 +204,27 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "fraction p of the training labels replaced by uniform random labels (seeded; 0 = none)",
   },
   {
+    flag: "decay_type",
+    key: "decayType",
+    kind: "string",
+    help: "learning-rate schedule (SGD, Adam, AdamW): none | step | cosine | onecycle",
+  },
+  { flag: "patience", key: "patience", kind: "int", help: "step: epochs between decays" },
+  { flag: "gamma", key: "gamma", kind: "number", help: "step: decay factor (default 0.1)" },
+  {
+    flag: "max_lr",
+    key: "maxLr",
+    kind: "number",
+    help: "onecycle: peak learning rate (default the run's --lr)",
+  },
+  { flag: "div_factor", key: "divFactor", kind: "number", help: "onecycle: max_lr / initial" },
+  {
+    flag: "final_div_factor",
+    key: "finalDivFactor",
+    kind: "number",
+    help: "onecycle: initial / final learning rate",
+  },
+  {
     flag: "imb_factor",
     key: "imbFactor",
     kind: "number",
@@ -298,6 +332,12 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     preset: null,
     labelNoise: 0,
     imbFactor: null,
+    decayType: "none",
+    patience: null,
+    gamma: 0.1,
+    maxLr: null,
+    divFactor: 25,
+    finalDivFactor: 1e4,
   };
 }
 
@@ -537,6 +577,28 @@ function validate(c: TrainConfig): void {
   if (!(c.labelNoise >= 0 && c.labelNoise <= 1)) {
     throw new InvalidArgumentError("--label_noise", `got ${c.labelNoise}, allowed: 0 ≤ p ≤ 1`);
   }
+  if (!(DECAY_TYPES as readonly string[]).includes(c.decayType)) {
+    throw new InvalidArgumentError(
+      "--decay_type",
+      `got ${JSON.stringify(c.decayType)}, allowed: ${DECAY_TYPES.join(", ")}`,
+    );
+  }
+  if (c.decayType === "step" && c.patience === null) {
+    throw new InvalidArgumentError(
+      "--decay_type",
+      "step needs --patience N, the number of epochs between decays (StepLR's step_size)",
+    );
+  }
+  atLeast("patience", c.patience, 1);
+  for (const [flag, v] of [["gamma", c.gamma], ["div_factor", c.divFactor]] as const) {
+    if (!(v > 0)) throw new InvalidArgumentError(`--${flag}`, `got ${v}, allowed: > 0`);
+  }
+  if (!(c.finalDivFactor > 0)) {
+    throw new InvalidArgumentError("--final_div_factor", `got ${c.finalDivFactor}, allowed: > 0`);
+  }
+  if (c.maxLr !== null && !(c.maxLr > 0)) {
+    throw new InvalidArgumentError("--max_lr", `got ${c.maxLr}, allowed: > 0`);
+  }
   if (c.imbFactor !== null && !(c.imbFactor > 0 && c.imbFactor <= 1)) {
     throw new InvalidArgumentError("--imb_factor", `got ${c.imbFactor}, allowed: 0 < r ≤ 1`);
   }
@@ -585,6 +647,12 @@ const APPLIES: readonly {
     only: "--dataset synthetic or --model ufm",
   },
   { keys: ["imageSize"], when: (c) => c.dataset === "folder", only: "--dataset folder" },
+  { keys: ["patience", "gamma"], when: (c) => c.decayType === "step", only: "--decay_type step" },
+  {
+    keys: ["maxLr", "divFactor", "finalDivFactor"],
+    when: (c) => c.decayType === "onecycle",
+    only: "--decay_type onecycle",
+  },
   {
     keys: ["imbFactor"],
     when: (c) => c.dataset === "cifar10" || c.dataset === "cifar100",

@@ -8,6 +8,7 @@
 import { batches, epochPlan } from "../data/pipeline.ts";
 import { tf } from "../nets/tf.ts";
 import { trainStep } from "../nets/training/train_step.ts";
+import { learningRate } from "../nets/optim/schedule.ts";
 import type { OpenRun } from "./open_run.ts";
 import { Progress } from "./progress.ts";
 
@@ -67,6 +68,10 @@ export async function trainEpoch(
       const x = indices ? tf.tensor1d(batch.indices, "int32") : tf.tensor(batch.x, batch.shape);
       const y = tf.tensor1d(batch.labels, "int32");
       const s0 = performance.now();
+      const lr = run.lrSchedule === null
+        ? undefined
+        : learningRate(run.lrSchedule, epoch - 1, globalStep);
+      if (lr !== undefined) setup.optimiser.setLearningRate!(lr);
       const m = await trainStep(setup, x, y);
       tf.dispose([x, y]);
       globalStep++;
@@ -86,6 +91,7 @@ export async function trainEpoch(
         top5: m.top5,
         cosine: m.cosine,
         ...(m.eta !== undefined ? { eta: m.eta } : {}),
+        ...(lr !== undefined ? { lr } : {}),
         ...(m.solver
           ? {
             solverIterations: m.solver.iterations,

@@ -33,6 +33,7 @@ import {
 import type { TrainingSetup } from "../nets/training/train_step.ts";
 import { TFJS_VERSION } from "../nets/tf.ts";
 import { loadModelCheckpoint, loadTensors, saveTensors } from "./checkpoint.ts";
+import type { LrSchedule } from "../nets/optim/schedule.ts";
 import {
   checkFlagsApply,
   checkStoredConfig,
@@ -86,6 +87,8 @@ export type OpenRun = {
   start: { epoch: number; globalStep: number };
   /** The last complete checkpoint, in words. */
   lastCheckpoint: string;
+  /** The learning-rate schedule (`--decay_type`), or null for a constant rate. */
+  lrSchedule: LrSchedule | null;
   /** Logs to `io.log` and the run's log.txt. */
   log(line: string): Promise<void>;
   dispose(): void;
@@ -321,8 +324,15 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     );
   }
   // Validates the batching options before anything is written, naming the flags.
-  withFlagNames(() => epochPlan(split, pipeline));
+  const stepsPerEpoch = withFlagNames(() => epochPlan(split, pipeline)).batches.length;
   const { setup, resolved, dispose } = createRunSetup(config, data, transform.sampleShape);
+  let lrSchedule: LrSchedule | null;
+  try {
+    lrSchedule = scheduleOf(config, resolved, stepsPerEpoch);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
   let start = { epoch: 0, globalStep: 0 };
   let lastCheckpoint = "none";
   try {
@@ -380,9 +390,45 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     evaluation: runEvaluation(config, data, setup),
     start,
     lastCheckpoint,
+    lrSchedule,
     log: (line) => log(line),
     dispose,
   };
+}
+
+/**
+ * The run's learning-rate schedule (nets/optim/schedule.ts), or null for `--decay_type none`.
+ * AGD, which has no learning rate, refuses one.
+ */
+function scheduleOf(
+  config: TrainConfig,
+  resolved: ResolvedSetup,
+  stepsPerEpoch: number,
+): LrSchedule | null {
+  const type = config.decayType ?? "none";
+  if (type === "none") return null;
+  if (resolved.lr === null) {
+    throw new InvalidArgumentError(
+      "--decay_type",
+      `${type}: ${resolved.optimiser} has no learning rate to schedule; use --optimiser SGD, ` +
+        "Adam or AdamW",
+    );
+  }
+  const lr = resolved.lr;
+  switch (type) {
+    case "step":
+      return { type, lr, patience: config.patience!, gamma: config.gamma };
+    case "cosine":
+      return { type, lr, epochs: config.epochs };
+    default:
+      return {
+        type: "onecycle",
+        maxLr: config.maxLr ?? lr,
+        divFactor: config.divFactor,
+        finalDivFactor: config.finalDivFactor,
+        totalSteps: config.epochs * stepsPerEpoch,
+      };
+  }
 }
 
 /**

@@ -8,7 +8,13 @@
  */
 import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
-import { checkShape, checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
+import {
+  checkLearningRate,
+  checkShape,
+  checkStateNames,
+  gradientOf,
+  type Optimiser,
+} from "./optimiser.ts";
 
 /**
  * Adam/AdamW settings.
@@ -41,7 +47,8 @@ export function adam(
   options: AdamOptions = {},
   decoupled = false,
 ): Optimiser {
-  const lr = options.lr ?? 1e-3, b1 = options.beta1 ?? 0.9, b2 = options.beta2 ?? 0.999;
+  let lr = options.lr ?? 1e-3;
+  const b1 = options.beta1 ?? 0.9, b2 = options.beta2 ?? 0.999;
   const eps = options.eps ?? 1e-8, wd = options.weightDecay ?? 5e-4;
   const m = new Map<string, tf.Variable>(), v = new Map<string, tf.Variable>();
   for (const p of parameters) {
@@ -52,6 +59,10 @@ export function adam(
   return {
     name: decoupled ? "AdamW" : "Adam",
     parameters,
+    setLearningRate(value: number) {
+      checkLearningRate(value);
+      lr = value;
+    },
     step(grads) {
       step++;
       const c1 = 1 - b1 ** step, c2 = 1 - b2 ** step;

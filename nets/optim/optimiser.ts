@@ -48,6 +48,11 @@ export interface Optimiser {
    * or missing names, or shapes that do not fit, are errors.
    */
   setState(state: { step: number; tensors: Map<string, tf.Tensor> }): void;
+  /**
+   * Sets the learning rate of the following steps (SGD, Adam, AdamW: for `--decay_type`
+   * schedules, nets/optim/schedule.ts). Absent on AGD, which has no learning rate.
+   */
+  setLearningRate?(lr: number): void;
   /** Frees the optimiser's state. */
   dispose(): void;
 }
@@ -69,6 +74,20 @@ export function parseOptimiser(name: string, argument = "--optimiser"): Optimise
     );
   }
   return found;
+}
+
+/**
+ * A learning rate must be a finite number ≥ 0 (a schedule may reach 0), else a clear error.
+ *
+ * @example
+ * ```ts
+ * checkLearningRate(0.05); // fine
+ * ```
+ */
+export function checkLearningRate(lr: number): void {
+  if (!(Number.isFinite(lr) && lr >= 0)) {
+    throw new InvalidArgumentError("lr", `got ${lr}, allowed: a finite number ≥ 0`);
+  }
 }
 
 /** Gradient for `p`, or a clear error when the gradient map lacks it. */

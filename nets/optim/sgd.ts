@@ -7,7 +7,13 @@
  */
 import type { Parameter } from "../models/model.ts";
 import { tf } from "../tf.ts";
-import { checkShape, checkStateNames, gradientOf, type Optimiser } from "./optimiser.ts";
+import {
+  checkLearningRate,
+  checkShape,
+  checkStateNames,
+  gradientOf,
+  type Optimiser,
+} from "./optimiser.ts";
 
 /**
  * SGD settings.
@@ -30,14 +36,18 @@ export type SgdOptions = { lr?: number; momentum?: number; weightDecay?: number 
  * ```
  */
 export function sgd(parameters: readonly Parameter[], options: SgdOptions = {}): Optimiser {
-  const lr = options.lr ?? 0.05,
-    momentum = options.momentum ?? 0.9,
+  let lr = options.lr ?? 0.05;
+  const momentum = options.momentum ?? 0.9,
     wd = options.weightDecay ?? 5e-4;
   const buffers = new Map<string, tf.Variable>();
   let step = 0;
   return {
     name: "SGD",
     parameters,
+    setLearningRate(value: number) {
+      checkLearningRate(value);
+      lr = value;
+    },
     step(grads) {
       step++;
       tf.tidy(() => {
