@@ -72,6 +72,7 @@ export {
 export { createOptimiser, type OptimiserSettings } from "./optim/create.ts";
 export { agd, agdInitialise, agdScale } from "./optim/agd.ts";
 export { sgd, type SgdOptions } from "./optim/sgd.ts";
+export { DECAY_TYPES, learningRate, type LrSchedule } from "./optim/schedule.ts";
 export { adam, type AdamOptions } from "./optim/adam.ts";
 export {
   batchMetrics,

@@ -68,3 +68,4 @@ export {
   type TensorData,
   type TensorEntry,
 } from "./safetensors.ts";
+export type { LrSchedule } from "../nets/optim/schedule.ts";
