@@ -16,16 +16,10 @@
  */
 import { join } from "node:path";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
-import {
-  DownloadError,
-  downloadFile,
-  type DownloadOptions,
-  type LogFn,
-  md5File,
-} from "./download.ts";
+import { fetchArchives } from "./archive.ts";
+import { DownloadError, type DownloadOptions, type LogFn } from "./download.ts";
 import { type NdArray, pyString, type PyValue, unpickle } from "./pickle.ts";
 import { CIFAR100_SOURCE, CIFAR10_SOURCE, type DatasetSource, sourceUrls } from "./sources.ts";
-import { extractTarGz } from "./tar.ts";
 import { exists } from "./fs.ts";
 
 /**
@@ -295,33 +289,7 @@ export async function loadCifar(
   let downloadFailure = "";
   if (kind === null && options.download) {
     try {
-      for (const file of source.files) {
-        const archive = join(options.dataDir, file.name);
-        if (!(await exists(archive))) {
-          await downloadFile(sourceUrls(source, file.name), archive, file.md5, {
-            log: options.log,
-            ...options.downloadOptions,
-          });
-        } else {
-          // An archive already there (a partial copy, a mirror's, anyone's) is extracted only
-          // if it is the published one.
-          const got = await md5File(archive);
-          if (got !== file.md5.toLowerCase()) {
-            throw new DatasetError(
-              archive,
-              `is not the published ${file.name} (MD5 ${got}, expected ${file.md5}): not ` +
-                "extracted; delete it to download a fresh copy",
-            );
-          }
-        }
-        options.log(`Extracting ${archive} → ${options.dataDir}`);
-        try {
-          await extractTarGz(archive, options.dataDir);
-        } catch (e) {
-          if (!(e instanceof DatasetError)) throw e;
-          throw new DatasetError(archive, `refused while extracting: ${e.message}`, { cause: e });
-        }
-      }
+      await fetchArchives(source, options);
       if (await allExist(py, pyFiles)) kind = "python";
       else downloadFailure = ` The downloaded archive did not contain ${layout.python.dir}/.`;
     } catch (e) {

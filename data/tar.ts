@@ -240,7 +240,8 @@ async function mergeMove(src: string, dest: string): Promise<void> {
 }
 
 /**
- * Extracts a .tar.gz (or plain .tar) file into `destDir`, atomically per file: everything is first
+ * Extracts a .tar.gz (or plain .tar) file into `destDir` (only the entries `keep` accepts; every
+ * entry is still read and checked), atomically per file: everything is first
  * written into a temporary directory inside `destDir`, which is merged into place only once the
  * whole archive has been read. A corrupt or truncated archive leaves `destDir` as it was; Ctrl-C
  * removes the temporary directory, and one left by a killed process is removed after 10 minutes.
@@ -250,7 +251,11 @@ async function mergeMove(src: string, dest: string): Promise<void> {
  * await extractTarGz("/data/cifar-10-python.tar.gz", "/data"); // → /data/cifar-10-batches-py/…
  * ```
  */
-export async function extractTarGz(archive: string, destDir: string): Promise<string[]> {
+export async function extractTarGz(
+  archive: string,
+  destDir: string,
+  keep: (path: string) => boolean = () => true,
+): Promise<string[]> {
   await Deno.mkdir(destDir, { recursive: true });
   // temporary folders of extractions killed outright (SIGKILL) over 10 minutes ago
   for await (const entry of Deno.readDir(destDir)) {
@@ -285,6 +290,7 @@ export async function extractTarGz(archive: string, destDir: string): Promise<st
           out?.close();
           out = null;
           const target = join(tmp, entry.path);
+          if (!keep(entry.path)) return false; // read past, not written
           if (entry.type === "directory") await Deno.mkdir(target, { recursive: true });
           if (entry.type !== "file") return false;
           await Deno.mkdir(dirname(target), { recursive: true });

@@ -55,12 +55,13 @@ export type Normalisation = { mean: readonly number[]; std: readonly number[] };
  * ```
  */
 export const NORMALISATION: Readonly<
-  Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100", Normalisation>
+  Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10", Normalisation>
 > = {
   mnist: { mean: [0.1307], std: [0.3081] },
   "fashion-mnist": { mean: [0.2860], std: [0.3530] },
   cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010] },
   cifar100: { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
+  stl10: { mean: [0.4467, 0.4398, 0.4066], std: [0.2603, 0.2566, 0.2713] },
 };
 
 /**
@@ -78,6 +79,7 @@ export type DatasetKind =
   | "fashion-mnist"
   | "cifar10"
   | "cifar100"
+  | "stl10"
   | "folder"
   | "synthetic";
 
@@ -96,6 +98,7 @@ export function datasetKind(name: string): DatasetKind {
     case "mnist":
     case "synthetic":
     case "folder":
+    case "stl10":
       return n;
     case "fashion-mnist":
     case "fashionmnist":
@@ -110,7 +113,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, folder, synthetic)`,
   );
 }
 
@@ -161,6 +164,8 @@ export function recipeFor(name: string, train: boolean): Recipe {
     case "cifar100":
     case "folder":
       return train ? { ...none, flip: true, cropPadding: 4 } : none;
+    case "stl10": // the issue's order: flip, then crop 96 with padding 4
+      return train ? { ...none, flip: true, cropPadding: 4, flipFirst: true } : none;
     case "synthetic":
       return none;
   }
