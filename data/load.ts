@@ -9,6 +9,7 @@
  * | `cifar10`       | `<dataDir>/cifar-10-batches-py` or `cifar-10-batches-bin`; download      |
  * | `cifar100`      | `<dataDir>/cifar-100-python` or `cifar-100-binary`; download             |
  * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
+ * | `mnist1d`       | `<dataDir>/synthetic/MNIST1D/mnist1d_data.pkl` (features, for the MLP)  |
  * | `synthetic`     | generated from the seed (Gaussian class-dependent features)              |
  * | `folder`        | `options.root` (default `dataDir`): one folder of PNG/JPEG per class     |
  *
@@ -22,6 +23,7 @@ import { loadCifar } from "./cifar.ts";
 import { loadFolder } from "./folder.ts";
 import { loadMnist } from "./mnist.ts";
 import { loadStl10 } from "./stl10.ts";
+import { loadMnist1d } from "./mnist1d.ts";
 import type { DatasetSource } from "./sources.ts";
 import { syntheticDataset } from "./synthetic.ts";
 
@@ -39,6 +41,7 @@ export const DATASET_NAMES = [
   "cifar10",
   "cifar100",
   "stl10",
+  "mnist1d",
   "synthetic",
   "folder",
 ] as const;
@@ -145,6 +148,7 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
       log,
     });
   }
+  if (n === "mnist1d") return await loadMnist1d({ dataDir });
   const common = {
     dataDir,
     download: options.download ?? true,

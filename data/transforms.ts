@@ -80,6 +80,7 @@ export type DatasetKind =
   | "cifar10"
   | "cifar100"
   | "stl10"
+  | "mnist1d"
   | "folder"
   | "synthetic";
 
@@ -99,6 +100,7 @@ export function datasetKind(name: string): DatasetKind {
     case "synthetic":
     case "folder":
     case "stl10":
+    case "mnist1d":
       return n;
     case "fashion-mnist":
     case "fashionmnist":
@@ -113,7 +115,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, mnist1d, folder, synthetic)`,
   );
 }
 
@@ -167,6 +169,7 @@ export function recipeFor(name: string, train: boolean): Recipe {
     case "stl10": // the issue's order: flip, then crop 96 with padding 4
       return train ? { ...none, flip: true, cropPadding: 4, flipFirst: true } : none;
     case "synthetic":
+    case "mnist1d":
       return none;
   }
 }
@@ -633,7 +636,7 @@ export class BatchTransform {
     this.train = train;
     this.#split = split;
     this.recipe = options.recipe ?? recipeFor(kind, train);
-    if (kind === "synthetic" || split.images === null) {
+    if (kind === "synthetic" || kind === "mnist1d" || split.images === null) {
       if (!split.features || split.sampleShape.length !== 1) {
         throw new InvalidArgumentError(
           "split",
