@@ -10,12 +10,31 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
 import { denoTask } from "./support/deno_task.ts";
 import { FLAGS } from "../train/config.ts";
+import { encodeCifarMeta, encodeCifarPickle } from "../data/fixtures.ts";
 
 const storage = await Deno.makeTempDir({ prefix: "nc-tasks-test-" });
 
 const task = denoTask;
 
 /** A class-per-folder dataset of 8×8 PNGs: 2 classes × 6 images. */
+/** A CIFAR-10 python layout: five batches of 20 images (2 per class each), a test batch. */
+function writeCifarDataset(root: string): void {
+  const py = join(root, "cifar-10-batches-py");
+  Deno.mkdirSync(py, { recursive: true });
+  for (let b = 1; b <= 5; b++) {
+    const labels = Array.from({ length: 20 }, (_, i) => i % 10);
+    Deno.writeFileSync(
+      join(py, `data_batch_${b}`),
+      encodeCifarPickle(new Uint8Array(20 * 3072).map((_, i) => (i * b) & 255), labels),
+    );
+  }
+  Deno.writeFileSync(
+    join(py, "test_batch"),
+    encodeCifarPickle(new Uint8Array(10 * 3072), [...Array(10).keys()]),
+  );
+  Deno.writeFileSync(join(py, "batches.meta"), encodeCifarMeta("abcdefghij".split("")));
+}
+
 function writeFolderDataset(root: string): void {
   for (const [c, name] of ["cat", "dog"].entries()) {
     Deno.mkdirSync(join(root, name), { recursive: true });
@@ -162,6 +181,77 @@ const RUNS: { task: string; args: string[]; uid: string }[] = [
       "cpu",
     ],
   },
+  // Learning-rate schedules (SGD) and label noise; the long-tailed CIFAR-10 below.
+  {
+    task: "train:standard",
+    uid: "step-decay",
+    args: [
+      ...MNIST,
+      "--resnet_width",
+      "4",
+      "--batch_size",
+      "20",
+      "--epochs",
+      "2",
+      "--backend",
+      "wasm",
+      "--optimiser",
+      "SGD",
+      "--decay_type",
+      "step",
+      "--patience",
+      "1",
+      "--gamma",
+      "0.5",
+      "--label_noise",
+      "0.1",
+    ],
+  },
+  {
+    task: "train:fixed",
+    uid: "onecycle",
+    args: [
+      ...MNIST,
+      "--resnet_width",
+      "4",
+      "--batch_size",
+      "20",
+      "--epochs",
+      "1",
+      "--backend",
+      "wasm",
+      "--optimiser",
+      "SGD",
+      "--decay_type",
+      "onecycle",
+      "--max_lr",
+      "0.1",
+      "--div_factor",
+      "10",
+      "--final_div_factor",
+      "100",
+    ],
+  },
+  {
+    task: "train",
+    uid: "cifar-lt",
+    args: [
+      "--method",
+      "standard",
+      "--dataset",
+      "cifar10",
+      "--imb_factor",
+      "0.5",
+      "--resnet_width",
+      "4",
+      "--batch_size",
+      "10",
+      "--epochs",
+      "1",
+      "--backend",
+      "wasm",
+    ],
+  },
   // The quick preset with flags on top (they override it), then resuming.
   {
     task: "train:implicit",
@@ -217,9 +307,13 @@ Deno.test("tasks: every training flag is used at least once below", () => {
 Deno.test("tasks: the training tasks take every documented flag through deno task", async () => {
   const folder = join(storage, "images");
   writeFolderDataset(folder);
+  const cifar = join(storage, "cifar");
+  writeCifarDataset(cifar);
   for (const run of RUNS) {
     const args = run.task === "train" && run.uid === "folder"
       ? [...run.args, "--data_dir", folder]
+      : run.uid === "cifar-lt"
+      ? [...run.args, "--data_dir", cifar]
       : run.args;
     const resuming = args.includes("--resume") || args.includes("--resume_checkpoint");
     const r = await task(run.task, [
