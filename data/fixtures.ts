@@ -262,3 +262,77 @@ export function encodeTar(files: Record<string, Uint8Array>): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A little-endian MATLAB 5 MAT-file of numeric arrays (uint8 or double, real), each variable an
+ * `miMATRIX` element (wrapped in `miCOMPRESSED` when `compress`), as MATLAB and scipy write them:
+ * full tags, 8-byte padding, the name as an `miINT8` element.
+ *
+ * @example
+ * ```ts
+ * const mat = await encodeMat([
+ *   { name: "y", className: "double", dims: [2, 1], data: new Float64Array([1, 10]) },
+ * ], true);
+ * ```
+ */
+export async function encodeMat(
+  vars: {
+    name: string;
+    className: "uint8" | "double";
+    dims: number[];
+    data: Uint8Array | Float64Array;
+  }[],
+  compress: boolean,
+): Promise<Uint8Array> {
+  const element = (type: number, data: Uint8Array): Uint8Array => {
+    const padded = Math.ceil(data.length / 8) * 8;
+    const out = new Uint8Array(8 + padded);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, type, true);
+    v.setUint32(4, data.length, true);
+    out.set(data, 8);
+    return out;
+  };
+  const concat = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) (out.set(p, at), at += p.length);
+    return out;
+  };
+  const header = new Uint8Array(128).fill(0x20);
+  header.set(new TextEncoder().encode("MATLAB 5.0 MAT-file, written by the tests"));
+  header.set([0, 1, 0x49, 0x4d], 124); // version 0x0100, "IM"
+  const parts: Uint8Array[] = [header];
+  for (const v of vars) {
+    const flags = new Uint8Array(8);
+    new DataView(flags.buffer).setUint32(0, v.className === "uint8" ? 9 : 6, true);
+    const dims = new Uint8Array(4 * v.dims.length);
+    v.dims.forEach((d, i) => new DataView(dims.buffer).setInt32(4 * i, d, true));
+    const raw = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+    const matrix = element(
+      14,
+      concat([
+        element(6, flags),
+        element(5, dims),
+        element(1, new TextEncoder().encode(v.name)),
+        element(v.data instanceof Uint8Array ? 2 : 9, raw),
+      ]),
+    );
+    if (!compress) {
+      parts.push(matrix);
+      continue;
+    }
+    const z = new Uint8Array(
+      await new Response(
+        new Blob([matrix as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+          new CompressionStream("deflate"),
+        ),
+      ).arrayBuffer(),
+    );
+    const tag = new Uint8Array(8);
+    new DataView(tag.buffer).setUint32(0, 15, true);
+    new DataView(tag.buffer).setUint32(4, z.length, true);
+    parts.push(tag, z);
+  }
+  return concat(parts);
+}

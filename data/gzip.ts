@@ -43,7 +43,7 @@ export const GZIP_LIMITS: GzipLimits = {
 const INPUT_PIECE = 16 * 1024;
 
 /**
- * Decompresses a gzip byte stream, stopping with a {@link DatasetError} naming `path` when the
+ * Decompresses a gzip (or, with `format: "deflate"`, a zlib) byte stream, stopping with a {@link DatasetError} naming `path` when the
  * output crosses `limits` or the data is not valid gzip.
  *
  * @example
@@ -56,6 +56,7 @@ export function gunzipStream(
   input: ReadableStream<Uint8Array>,
   path: string,
   limits: GzipLimits = GZIP_LIMITS,
+  format: "gzip" | "deflate" = "gzip",
 ): ReadableStream<Uint8Array> {
   let compressed = 0, out = 0;
   // Fed in pieces of at most 16 KiB, the decompressor emits at most ≈ 16 MiB at a time
@@ -95,7 +96,7 @@ export function gunzipStream(
   });
   // The decompressor's own errors (TypeErrors: a corrupt stream, a bad checksum) become
   // DatasetErrors naming the file, whoever reads the stream.
-  const reader = counted.pipeThrough(new DecompressionStream("gzip")).pipeThrough(bounded)
+  const reader = counted.pipeThrough(new DecompressionStream(format)).pipeThrough(bounded)
     .getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -129,12 +130,14 @@ export async function gunzip(
   bytes: Uint8Array,
   path: string,
   limits: GzipLimits = GZIP_LIMITS,
+  format: "gzip" | "deflate" = "gzip",
 ): Promise<Uint8Array> {
   try {
     const stream = gunzipStream(
       new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(),
       path,
       limits,
+      format,
     );
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (e) {

@@ -9,6 +9,7 @@
  * | `cifar10`       | `<dataDir>/cifar-10-batches-py` or `cifar-10-batches-bin`; download      |
  * | `cifar100`      | `<dataDir>/cifar-100-python` or `cifar-100-binary`; download             |
  * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
+ * | `svhn`          | `<dataDir>/train_32x32.mat`, `test_32x32.mat` (MATLAB 5); download        |
  * | `mnist1d`       | `<dataDir>/synthetic/MNIST1D/mnist1d_data.pkl` (features, for the MLP)  |
  * | `synthetic`     | generated from the seed (Gaussian class-dependent features)              |
  * | `folder`        | `options.root` (default `dataDir`): one folder of PNG/JPEG per class     |
@@ -23,6 +24,7 @@ import { loadCifar } from "./cifar.ts";
 import { loadFolder } from "./folder.ts";
 import { loadMnist } from "./mnist.ts";
 import { loadStl10 } from "./stl10.ts";
+import { loadSvhn } from "./svhn.ts";
 import { loadMnist1d } from "./mnist1d.ts";
 import type { DatasetSource } from "./sources.ts";
 import { syntheticDataset } from "./synthetic.ts";
@@ -41,6 +43,7 @@ export const DATASET_NAMES = [
   "cifar10",
   "cifar100",
   "stl10",
+  "svhn",
   "mnist1d",
   "synthetic",
   "folder",
@@ -73,7 +76,7 @@ export type LoadOptions = {
   log?: LogFn;
   /** Override download sources per dataset (mirrors and MD5s), e.g. a local mirror or a test server. */
   sources?: Partial<
-    Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10", DatasetSource>
+    Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn", DatasetSource>
   >;
   /** Timeouts and progress interval of downloads. */
   downloadOptions?: DownloadOptions;
@@ -160,5 +163,6 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
     return await loadMnist(n, { ...common, offlineFallback: options.offlineFallback });
   }
   if (n === "stl10") return await loadStl10(common);
+  if (n === "svhn") return await loadSvhn(common);
   return await loadCifar(n, common);
 }

@@ -140,3 +140,19 @@ export const STL10_SOURCE: DatasetSource = {
   mirrors: ["http://ai.stanford.edu/~acoates/stl10/"],
   files: [{ name: "stl10_binary.tar.gz", md5: "91f7769df0f17e558f3565bffb0c7dfb" }],
 };
+
+/**
+ * SVHN (cropped digits), as torchvision downloads it (MATLAB files into the data directory).
+ *
+ * @example
+ * ```ts
+ * console.log(SVHN_SOURCE.mirrors[0] + SVHN_SOURCE.files[0].name);
+ * ```
+ */
+export const SVHN_SOURCE: DatasetSource = {
+  mirrors: ["http://ufldl.stanford.edu/housenumbers/"],
+  files: [
+    { name: "train_32x32.mat", md5: "e26dedcc434d2e4c54c9b2d4a06d8373" },
+    { name: "test_32x32.mat", md5: "eb5a983be6a315427106f1b69d6ef8d2" },
+  ],
+};

@@ -55,13 +55,14 @@ export type Normalisation = { mean: readonly number[]; std: readonly number[] };
  * ```
  */
 export const NORMALISATION: Readonly<
-  Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10", Normalisation>
+  Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn", Normalisation>
 > = {
   mnist: { mean: [0.1307], std: [0.3081] },
   "fashion-mnist": { mean: [0.2860], std: [0.3530] },
   cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010] },
   cifar100: { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
   stl10: { mean: [0.4467, 0.4398, 0.4066], std: [0.2603, 0.2566, 0.2713] },
+  svhn: { mean: [0.4377, 0.4438, 0.4728], std: [0.1980, 0.2010, 0.1970] },
 };
 
 /**
@@ -80,6 +81,7 @@ export type DatasetKind =
   | "cifar10"
   | "cifar100"
   | "stl10"
+  | "svhn"
   | "mnist1d"
   | "folder"
   | "synthetic";
@@ -100,6 +102,7 @@ export function datasetKind(name: string): DatasetKind {
     case "synthetic":
     case "folder":
     case "stl10":
+    case "svhn":
     case "mnist1d":
       return n;
     case "fashion-mnist":
@@ -115,7 +118,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, mnist1d, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, mnist1d, folder, synthetic)`,
   );
 }
 
@@ -166,6 +169,8 @@ export function recipeFor(name: string, train: boolean): Recipe {
     case "cifar100":
     case "folder":
       return train ? { ...none, flip: true, cropPadding: 4 } : none;
+    case "svhn": // rotation ±25°, no flip (digits), no crop
+      return { ...none, rotation: train ? 25 : 0 };
     case "stl10": // the issue's order: flip, then crop 96 with padding 4
       return train ? { ...none, flip: true, cropPadding: 4, flipFirst: true } : none;
     case "synthetic":

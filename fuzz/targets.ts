@@ -20,12 +20,14 @@ import {
   encodeCifarPickle,
   encodeIdxImages,
   encodeIdxLabels,
+  encodeMat,
   encodeTar,
   gzip,
 } from "../data/fixtures.ts";
 import { decodeImage } from "../data/folder.ts";
 import { gunzipStream } from "../data/gzip.ts";
 import { gunzip, parseIdxImages, parseIdxLabels } from "../data/idx.ts";
+import { readMat } from "../data/mat.ts";
 import { unpickle } from "../data/pickle.ts";
 import { readTar } from "../data/tar.ts";
 import { checkStoredConfig } from "../train/config.ts";
@@ -130,7 +132,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /**
  * Every fuzzed format: safetensors, IDX (plain and gzip), CIFAR pickles and binaries, tar (plain
- * and gzip), PNG, JPEG, and the run files: latest.json, config.json (with its fields' types) and
+ * and gzip), PNG, JPEG, MATLAB 5 MAT-files (SVHN), and the run files: latest.json, config.json (with its fields' types) and
  * the jsonl files (a training log, an analysis record file).
  *
  * @example
@@ -272,6 +274,29 @@ export const TARGETS: FuzzTarget[] = [
       return out.slice(0, 32);
     },
     run: (bytes) => decodeImage(bytes, "fuzz.jpg"),
+  },
+  {
+    name: "mat",
+    corpus: async () => [
+      await encodeMat([
+        {
+          name: "X",
+          className: "uint8",
+          dims: [4, 4, 3, 2],
+          data: new Uint8Array(96).map((_, i) => i),
+        },
+        { name: "y", className: "double", dims: [2, 1], data: new Float64Array([10, 3]) },
+      ], false),
+      await encodeMat([{
+        name: "y",
+        className: "double",
+        dims: [3, 1],
+        data: new Float64Array([1, 2, 3]),
+      }], true),
+    ],
+    // The element tags' size fields: the first variable's, and its matrix's sub-elements.
+    fields: (f) => [132, 140, 148, 156, 164, 172].filter((o) => o < f.length),
+    run: (bytes) => readMat(bytes, "fuzz.mat"),
   },
   {
     name: "latest-json",

@@ -97,7 +97,8 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: "dataset",
     key: "dataset",
     kind: "string",
-    help: "mnist | fashion-mnist | cifar10 | cifar100 | stl10 | mnist1d | synthetic | folder",
+    help:
+      "mnist | fashion-mnist | cifar10 | cifar100 | stl10 | svhn | mnist1d | synthetic | folder",
   },
   {
     flag: "model",
