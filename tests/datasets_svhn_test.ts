@@ -8,7 +8,7 @@
  * paper's transforms (rotation ±25°, normalisation (0.4377, 0.4438, 0.4728) / (0.1980, 0.2010,
  * 0.1970)); and the training task refuses files that are not the published ones.
  */
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { DatasetError } from "../data/dataset.ts";
 import { md5Bytes } from "../data/download.ts";
