@@ -4,6 +4,7 @@
  * keys) parse to the same numbers; a file with the wrong contents is an error naming it; the
  * missing file says where to put it; and the MLP trains on it. Ignored without python3-numpy.
  */
+import { trainScript } from "./support/train_script.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { join } from "node:path";
 import { DatasetError } from "../data/dataset.ts";
@@ -95,42 +96,29 @@ Deno.test({
       await writePickle(mnist1dPath(dataDir), 100, 30, 4);
       const data = await loadDataset("mnist1d", { dataDir });
       assertEquals(data.train.features!.length, 100 * 40);
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          "--allow-net",
-          "--allow-env",
-          "--allow-run",
-          "--allow-sys",
-          new URL("../scripts/train.ts", import.meta.url).pathname,
-          "--task-method=implicit",
-          "--model",
-          "mlp",
-          "--width",
-          "16",
-          "--depth",
-          "2",
-          "--dataset",
-          "mnist1d",
-          "--data_dir",
-          dataDir,
-          "--batch_size",
-          "20",
-          "--epochs",
-          "1",
-          "--backend",
-          "wasm",
-          "--storage",
-          join(root, "runs"),
-          "--uid",
-          "m1d",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const out = await trainScript("implicit", [
+        "--model",
+        "mlp",
+        "--width",
+        "16",
+        "--depth",
+        "2",
+        "--dataset",
+        "mnist1d",
+        "--data_dir",
+        dataDir,
+        "--batch_size",
+        "20",
+        "--epochs",
+        "1",
+        "--backend",
+        "wasm",
+        "--storage",
+        join(root, "runs"),
+        "--uid",
+        "m1d",
+      ]);
+      assertEquals(out.code, 0, out.stderr);
     } finally {
       await Deno.remove(root, { recursive: true });
     }

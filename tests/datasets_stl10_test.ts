@@ -7,6 +7,7 @@
  * crop 96 with padding 4; normalisation (0.4467, 0.4398, 0.4066) / (0.2603, 0.2566, 0.2713)); and
  * the training task trains on it.
  */
+import { trainScript } from "./support/train_script.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { join } from "node:path";
 import { DatasetError } from "../data/dataset.ts";
@@ -140,38 +141,25 @@ Deno.test("stl10: loaded from stl10_binary/ or from a verified archive (without 
         String(e),
       );
     }
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "--allow-run",
-        "--allow-sys",
-        new URL("../scripts/train.ts", import.meta.url).pathname,
-        "--task-method=fixed",
-        "--dataset",
-        "stl10",
-        "--data_dir",
-        dataDir,
-        "--resnet_width",
-        "4",
-        "--batch_size",
-        "10",
-        "--epochs",
-        "1",
-        "--backend",
-        "wasm",
-        "--storage",
-        join(root, "runs"),
-        "--uid",
-        "stl",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    const out = await trainScript("fixed", [
+      "--dataset",
+      "stl10",
+      "--data_dir",
+      dataDir,
+      "--resnet_width",
+      "4",
+      "--batch_size",
+      "10",
+      "--epochs",
+      "1",
+      "--backend",
+      "wasm",
+      "--storage",
+      join(root, "runs"),
+      "--uid",
+      "stl",
+    ]);
+    assertEquals(out.code, 0, out.stderr);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -8,6 +8,7 @@
  * paper's transforms (rotation ±25°, normalisation (0.4377, 0.4438, 0.4728) / (0.1980, 0.2010,
  * 0.1970)); and the training task refuses files that are not the published ones.
  */
+import { trainScript } from "./support/train_script.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { DatasetError } from "../data/dataset.ts";
@@ -193,38 +194,24 @@ Deno.test("svhn: transforms; files already there are read only with the publishe
         String(e),
       );
     }
-    const script = new URL("../scripts/train.ts", import.meta.url).pathname;
     // The training task uses the published MD5s: generated files are refused, in one line.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "--allow-run",
-        "--allow-sys",
-        script,
-        "--task-method=fixed",
-        "--dataset",
-        "svhn",
-        "--data_dir",
-        dataDir,
-        "--resnet_width",
-        "4",
-        "--epochs",
-        "1",
-        "--backend",
-        "wasm",
-        "--storage",
-        join(root, "runs"),
-        "--uid",
-        "svhn",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(out.stderr);
+    const out = await trainScript("fixed", [
+      "--dataset",
+      "svhn",
+      "--data_dir",
+      dataDir,
+      "--resnet_width",
+      "4",
+      "--epochs",
+      "1",
+      "--backend",
+      "wasm",
+      "--storage",
+      join(root, "runs"),
+      "--uid",
+      "svhn",
+    ]);
+    const err = out.stderr;
     assertEquals(out.code, 2, err);
     assert(err.includes("is not the published train_32x32.mat") && err.includes("delete it"), err);
   } finally {

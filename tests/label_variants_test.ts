@@ -12,6 +12,7 @@ import { InvalidArgumentError } from "../core/errors.ts";
 import { encodeCifarMeta, encodeCifarPickle } from "../data/fixtures.ts";
 import { longTailIndices, noisyLabels } from "../data/label_transforms.ts";
 import { loadTensors, saveTensors } from "../train/checkpoint.ts";
+import { trainScript } from "./support/train_script.ts";
 
 Deno.test("imb_factor: CIFAR-10-LT's class sizes at ρ = 100, the first images of each class", () => {
   // 5000 images per class, interleaved as the CIFAR batches are (not sorted by class).
@@ -50,26 +51,8 @@ Deno.test("label_noise: ⌊p·N + 0.5⌋ relabelled, the same for a seed, most t
   assertEquals([...labels.subarray(0, 3)], [0, 1, 2], "the input is not modified");
 });
 
-const SCRIPT = new URL("../scripts/train.ts", import.meta.url).pathname;
-
-async function train(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "--allow-run",
-      "--allow-sys",
-      SCRIPT,
-      "--task-method=standard",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+function train(args: string[]) {
+  return trainScript("standard", args);
 }
 
 Deno.test("imb_factor + label_noise: the run records its labels; a resume sees the same; a changed record is refused", async () => {

@@ -10,6 +10,7 @@ import { assert, assertAtMost, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { learningRate, type LrSchedule } from "../nets/optim/schedule.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
+import { trainScript } from "./support/train_script.ts";
 
 const PYTHON = "/usr/bin/python3";
 const hasTorch = await new Deno.Command(PYTHON, { args: ["-c", "import torch"] }).output()
@@ -66,26 +67,8 @@ Deno.test({
   },
 });
 
-const SCRIPT = new URL("../scripts/train.ts", import.meta.url).pathname;
-
-async function train(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "--allow-run",
-      "--allow-sys",
-      SCRIPT,
-      "--task-method=standard",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+function train(args: string[]) {
+  return trainScript("standard", args);
 }
 
 function lines(path: string): Record<string, number>[] {

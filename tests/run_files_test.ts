@@ -8,17 +8,10 @@
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { TINY_RUN } from "./support/tiny_run.ts";
+import { trainScript } from "./support/train_script.ts";
 
-const SCRIPT = new URL("../scripts/train.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-run"];
-
-async function train(args: string[]): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, "--allow-sys", SCRIPT, "--task-method=fixed", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+function train(args: string[]) {
+  return trainScript("fixed", args);
 }
 
 function epochsLogged(run: string): number[] {

@@ -6,6 +6,7 @@
  * training task trains it end to end on a tiny run. The PyTorch cases are ignored (with a
  * warning) without `import torch`.
  */
+import { trainScript } from "./support/train_script.ts";
 import { assert, assertAtMost, assertEquals, assertThrows } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
 import { createBackbone } from "../nets/models/backbones.ts";
@@ -170,31 +171,18 @@ for (const bias of [true, false]) {
 Deno.test("vgg13: the training task trains it (tiny run, two epochs, checkpoints written)", async () => {
   const storage = await Deno.makeTempDir({ prefix: "vgg_run_" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "--allow-run",
-        "--allow-sys",
-        new URL("../scripts/train.ts", import.meta.url).pathname,
-        "--task-method=implicit",
-        ...TINY_RUN,
-        "--model",
-        "vgg13",
-        "--epochs",
-        "2",
-        "--storage",
-        storage,
-        "--uid",
-        "vgg",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(out.stderr);
+    const out = await trainScript("implicit", [
+      ...TINY_RUN,
+      "--model",
+      "vgg13",
+      "--epochs",
+      "2",
+      "--storage",
+      storage,
+      "--uid",
+      "vgg",
+    ]);
+    const err = out.stderr;
     assertEquals(out.code, 0, err);
     const latest = JSON.parse(Deno.readTextFileSync(`${storage}/vgg/latest.json`));
     assertEquals(latest.epoch, 2);

@@ -1,0 +1,39 @@
+/**
+ * Runs the training task's script (scripts/train.ts) as a subprocess with the permissions its
+ * `deno task` entry grants (less `--allow-ffi`: the tests' runs are K = 10, where the solver stays
+ * in TypeScript), for tests that drive training end to end.
+ *
+ * @module
+ */
+
+const SCRIPT = new URL("../../scripts/train.ts", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys",
+];
+
+/**
+ * `deno run … scripts/train.ts --task-method=METHOD ARGS…`: the exit code, stdout and stderr.
+ *
+ * @example
+ * ```ts
+ * const r = await trainScript("fixed", ["--preset", "quick", "--epochs", "1"]);
+ * if (r.code !== 0) console.error(r.stderr);
+ * ```
+ */
+export async function trainScript(
+  method: "standard" | "fixed" | "implicit",
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, SCRIPT, `--task-method=${method}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
