@@ -285,6 +285,10 @@ export type FolderOptions = {
   imageSize?: number;
   /** Progress lines. */
   log?: LogFn;
+  /** The test split's folder name when the root is split (default "test"; Tiny-ImageNet "val"). */
+  testDir?: string;
+  /** The splits' dataset name (default "folder"; its transforms and normalisation follow it). */
+  name?: string;
 };
 
 async function isDir(path: string): Promise<boolean> {
@@ -344,7 +348,8 @@ export async function loadFolder(options: FolderOptions): Promise<{
   if (!(await isDir(root))) {
     throw new DatasetError(root, "folder dataset root not found (expected a directory)");
   }
-  const hasSplits = (await isDir(join(root, "train"))) && (await isDir(join(root, "test")));
+  const testDir = options.testDir ?? "test";
+  const hasSplits = (await isDir(join(root, "train"))) && (await isDir(join(root, testDir)));
   const trainRoot = hasSplits ? join(root, "train") : root;
   const classNames = await subdirs(trainRoot);
   if (classNames.length === 0) {
@@ -365,7 +370,7 @@ export async function loadFolder(options: FolderOptions): Promise<{
     files.forEach((f, i) => (!hasSplits && i % 5 === 4 ? testFiles : trainFiles).push([f, k]));
   }
   if (hasSplits) {
-    const testRoot = join(root, "test");
+    const testRoot = join(root, testDir);
     for (const name of await subdirs(testRoot)) {
       const k = classNames.indexOf(name);
       if (k < 0) {
@@ -410,7 +415,7 @@ export async function loadFolder(options: FolderOptions): Promise<{
       }
     }
     return {
-      name: "folder",
+      name: options.name ?? "folder",
       split: which,
       length: files.length,
       sampleShape: [size, size, 3],

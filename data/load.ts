@@ -9,6 +9,7 @@
  * | `cifar10`       | `<dataDir>/cifar-10-batches-py` or `cifar-10-batches-bin`; download      |
  * | `cifar100`      | `<dataDir>/cifar-100-python` or `cifar-100-binary`; download             |
  * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
+ * | `tiny-imagenet` | `<dataDir>/TinyImageNet/train`, `…/val`: class folders of 64×64 images   |
  * | `svhn`          | `<dataDir>/train_32x32.mat`, `test_32x32.mat` (MATLAB 5); download        |
  * | `mnist1d`       | `<dataDir>/synthetic/MNIST1D/mnist1d_data.pkl` (features, for the MLP)  |
  * | `synthetic`     | generated from the seed (Gaussian class-dependent features)              |
@@ -18,6 +19,8 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { InvalidArgumentError } from "../core/errors.ts";
+import { DatasetError } from "./dataset.ts";
+import { exists } from "./fs.ts";
 import type { Dataset } from "./dataset.ts";
 import type { DownloadOptions, LogFn } from "./download.ts";
 import { loadCifar } from "./cifar.ts";
@@ -44,6 +47,7 @@ export const DATASET_NAMES = [
   "cifar100",
   "stl10",
   "svhn",
+  "tiny-imagenet",
   "mnist1d",
   "synthetic",
   "folder",
@@ -152,6 +156,18 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
     });
   }
   if (n === "mnist1d") return await loadMnist1d({ dataDir });
+  if (n === "tiny-imagenet") {
+    const root = join(dataDir, "TinyImageNet");
+    if (!(await exists(join(root, "train"))) || !(await exists(join(root, "val")))) {
+      throw new DatasetError(
+        root,
+        "tiny-imagenet not found: expected TinyImageNet/train/<class>/… and " +
+          "TinyImageNet/val/<class>/… (class folders of images; Tiny-ImageNet's val images sorted " +
+          "into class folders by val_annotations.txt); it is not downloaded",
+      );
+    }
+    return await loadFolder({ root, imageSize: 64, testDir: "val", name: "tiny-imagenet", log });
+  }
   const common = {
     dataDir,
     download: options.download ?? true,

@@ -55,7 +55,10 @@ export type Normalisation = { mean: readonly number[]; std: readonly number[] };
  * ```
  */
 export const NORMALISATION: Readonly<
-  Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn", Normalisation>
+  Record<
+    "mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn" | "tiny-imagenet",
+    Normalisation
+  >
 > = {
   mnist: { mean: [0.1307], std: [0.3081] },
   "fashion-mnist": { mean: [0.2860], std: [0.3530] },
@@ -63,6 +66,7 @@ export const NORMALISATION: Readonly<
   cifar100: { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
   stl10: { mean: [0.4467, 0.4398, 0.4066], std: [0.2603, 0.2566, 0.2713] },
   svhn: { mean: [0.4377, 0.4438, 0.4728], std: [0.1980, 0.2010, 0.1970] },
+  "tiny-imagenet": { mean: [0.4802, 0.4481, 0.3975], std: [0.2770, 0.2691, 0.2821] },
 };
 
 /**
@@ -82,6 +86,7 @@ export type DatasetKind =
   | "cifar100"
   | "stl10"
   | "svhn"
+  | "tiny-imagenet"
   | "mnist1d"
   | "folder"
   | "synthetic";
@@ -103,6 +108,7 @@ export function datasetKind(name: string): DatasetKind {
     case "folder":
     case "stl10":
     case "svhn":
+    case "tiny-imagenet":
     case "mnist1d":
       return n;
     case "fashion-mnist":
@@ -118,7 +124,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, mnist1d, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, tiny-imagenet, mnist1d, folder, synthetic)`,
   );
 }
 
@@ -171,6 +177,8 @@ export function recipeFor(name: string, train: boolean): Recipe {
       return train ? { ...none, flip: true, cropPadding: 4 } : none;
     case "svhn": // rotation ±25°, no flip (digits), no crop
       return { ...none, rotation: train ? 25 : 0 };
+    case "tiny-imagenet": // flip, then crop 64 with padding 8
+      return train ? { ...none, flip: true, cropPadding: 8, flipFirst: true } : none;
     case "stl10": // the issue's order: flip, then crop 96 with padding 4
       return train ? { ...none, flip: true, cropPadding: 4, flipFirst: true } : none;
     case "synthetic":
