@@ -6,6 +6,7 @@
  * @module
  */
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from "./idx.ts";
+import { crc32 } from "./zip.ts";
 
 /**
  * An IDX image file (magic 0x00000803) of `count` rows×cols uint8 images.
@@ -335,4 +336,73 @@ export async function encodeMat(
     parts.push(tag, z);
   }
   return concat(parts);
+}
+
+/**
+ * A zip archive of the given files (stored, or deflated with `deflate`), with correct CRC-32s, a
+ * central directory and its end record, as zip writers produce them.
+ *
+ * @example
+ * ```ts
+ * const zip = await encodeZip({ "gzip/a.gz": new Uint8Array([1, 2, 3]) }, true);
+ * ```
+ */
+export async function encodeZip(
+  files: Record<string, Uint8Array>,
+  deflate: boolean,
+): Promise<Uint8Array> {
+  const enc = new TextEncoder();
+  const locals: Uint8Array[] = [], central: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const body = deflate
+      ? new Uint8Array(
+        await new Response(
+          new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+            new CompressionStream("deflate-raw"),
+          ),
+        ).arrayBuffer(),
+      )
+      : data;
+    const n = enc.encode(name), crc = crc32(data), method = deflate ? 8 : 0;
+    const local = new Uint8Array(30 + n.length + body.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 20, true);
+    lv.setUint16(8, method, true);
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, body.length, true);
+    lv.setUint32(22, data.length, true);
+    lv.setUint16(26, n.length, true);
+    local.set(n, 30);
+    local.set(body, 30 + n.length);
+    const c = new Uint8Array(46 + n.length);
+    const cv = new DataView(c.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint16(10, method, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, body.length, true);
+    cv.setUint32(24, data.length, true);
+    cv.setUint16(28, n.length, true);
+    cv.setUint32(42, offset, true);
+    c.set(n, 46);
+    locals.push(local);
+    central.push(c);
+    offset += local.length;
+  }
+  const cdSize = central.reduce((a, c) => a + c.length, 0);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, central.length, true);
+  ev.setUint16(10, central.length, true);
+  ev.setUint32(12, cdSize, true);
+  ev.setUint32(16, offset, true);
+  const parts = [...locals, ...central, end];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), at += p.length);
+  return out;
 }

@@ -56,7 +56,7 @@ export function gunzipStream(
   input: ReadableStream<Uint8Array>,
   path: string,
   limits: GzipLimits = GZIP_LIMITS,
-  format: "gzip" | "deflate" = "gzip",
+  format: "gzip" | "deflate" | "deflate-raw" = "gzip",
 ): ReadableStream<Uint8Array> {
   let compressed = 0, out = 0;
   // Fed in pieces of at most 16 KiB, the decompressor emits at most ≈ 16 MiB at a time
@@ -130,7 +130,7 @@ export async function gunzip(
   bytes: Uint8Array,
   path: string,
   limits: GzipLimits = GZIP_LIMITS,
-  format: "gzip" | "deflate" = "gzip",
+  format: "gzip" | "deflate" | "deflate-raw" = "gzip",
 ): Promise<Uint8Array> {
   try {
     const stream = gunzipStream(

@@ -9,6 +9,7 @@
  * | `cifar10`       | `<dataDir>/cifar-10-batches-py` or `cifar-10-batches-bin`; download      |
  * | `cifar100`      | `<dataDir>/cifar-100-python` or `cifar-100-binary`; download             |
  * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
+ * | `emnist`        | `<dataDir>/EMNIST/raw` balanced-split IDX (gz or not); download (zip)    |
  * | `tiny-imagenet` | `<dataDir>/TinyImageNet/train`, `…/val`: class folders of 64×64 images   |
  * | `svhn`          | `<dataDir>/train_32x32.mat`, `test_32x32.mat` (MATLAB 5); download        |
  * | `mnist1d`       | `<dataDir>/synthetic/MNIST1D/mnist1d_data.pkl` (features, for the MLP)  |
@@ -28,6 +29,7 @@ import { loadFolder } from "./folder.ts";
 import { loadMnist } from "./mnist.ts";
 import { loadStl10 } from "./stl10.ts";
 import { loadSvhn } from "./svhn.ts";
+import { loadEmnist } from "./emnist.ts";
 import { loadMnist1d } from "./mnist1d.ts";
 import type { DatasetSource } from "./sources.ts";
 import { syntheticDataset } from "./synthetic.ts";
@@ -47,6 +49,7 @@ export const DATASET_NAMES = [
   "cifar100",
   "stl10",
   "svhn",
+  "emnist",
   "tiny-imagenet",
   "mnist1d",
   "synthetic",
@@ -80,7 +83,10 @@ export type LoadOptions = {
   log?: LogFn;
   /** Override download sources per dataset (mirrors and MD5s), e.g. a local mirror or a test server. */
   sources?: Partial<
-    Record<"mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn", DatasetSource>
+    Record<
+      "mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn" | "emnist",
+      DatasetSource
+    >
   >;
   /** Timeouts and progress interval of downloads. */
   downloadOptions?: DownloadOptions;
@@ -180,5 +186,6 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
   }
   if (n === "stl10") return await loadStl10(common);
   if (n === "svhn") return await loadSvhn(common);
+  if (n === "emnist") return await loadEmnist(common);
   return await loadCifar(n, common);
 }

@@ -156,3 +156,16 @@ export const SVHN_SOURCE: DatasetSource = {
     { name: "test_32x32.mat", md5: "eb5a983be6a315427106f1b69d6ef8d2" },
   ],
 };
+
+/**
+ * EMNIST, as torchvision downloads it: NIST's `gzip.zip` (all splits as gzipped IDX files).
+ *
+ * @example
+ * ```ts
+ * console.log(EMNIST_SOURCE.mirrors[0] + EMNIST_SOURCE.files[0].name);
+ * ```
+ */
+export const EMNIST_SOURCE: DatasetSource = {
+  mirrors: ["https://biometrics.nist.gov/cs_links/EMNIST/"],
+  files: [{ name: "gzip.zip", md5: "58c8d27c78d21e728a6bc7b3cc06412e" }],
+};

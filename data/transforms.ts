@@ -56,7 +56,14 @@ export type Normalisation = { mean: readonly number[]; std: readonly number[] };
  */
 export const NORMALISATION: Readonly<
   Record<
-    "mnist" | "fashion-mnist" | "cifar10" | "cifar100" | "stl10" | "svhn" | "tiny-imagenet",
+    | "mnist"
+    | "fashion-mnist"
+    | "cifar10"
+    | "cifar100"
+    | "stl10"
+    | "svhn"
+    | "tiny-imagenet"
+    | "emnist",
     Normalisation
   >
 > = {
@@ -67,6 +74,7 @@ export const NORMALISATION: Readonly<
   stl10: { mean: [0.4467, 0.4398, 0.4066], std: [0.2603, 0.2566, 0.2713] },
   svhn: { mean: [0.4377, 0.4438, 0.4728], std: [0.1980, 0.2010, 0.1970] },
   "tiny-imagenet": { mean: [0.4802, 0.4481, 0.3975], std: [0.2770, 0.2691, 0.2821] },
+  emnist: { mean: [0.1751], std: [0.3332] },
 };
 
 /**
@@ -87,6 +95,7 @@ export type DatasetKind =
   | "stl10"
   | "svhn"
   | "tiny-imagenet"
+  | "emnist"
   | "mnist1d"
   | "folder"
   | "synthetic";
@@ -109,6 +118,7 @@ export function datasetKind(name: string): DatasetKind {
     case "stl10":
     case "svhn":
     case "tiny-imagenet":
+    case "emnist":
     case "mnist1d":
       return n;
     case "fashion-mnist":
@@ -124,7 +134,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, tiny-imagenet, mnist1d, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, emnist, tiny-imagenet, mnist1d, folder, synthetic)`,
   );
 }
 
@@ -177,6 +187,8 @@ export function recipeFor(name: string, train: boolean): Recipe {
       return train ? { ...none, flip: true, cropPadding: 4 } : none;
     case "svhn": // rotation ±25°, no flip (digits), no crop
       return { ...none, rotation: train ? 25 : 0 };
+    case "emnist": // grey → 3 channels (as every grey dataset) and resize 32, train and test alike
+      return { ...none, resize: 32 };
     case "tiny-imagenet": // flip, then crop 64 with padding 8
       return train ? { ...none, flip: true, cropPadding: 8, flipFirst: true } : none;
     case "stl10": // the issue's order: flip, then crop 96 with padding 4

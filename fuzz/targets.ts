@@ -22,12 +22,14 @@ import {
   encodeIdxLabels,
   encodeMat,
   encodeTar,
+  encodeZip,
   gzip,
 } from "../data/fixtures.ts";
 import { decodeImage } from "../data/folder.ts";
 import { gunzipStream } from "../data/gzip.ts";
 import { gunzip, parseIdxImages, parseIdxLabels } from "../data/idx.ts";
 import { readMat } from "../data/mat.ts";
+import { zipEntries, zipEntryData } from "../data/zip.ts";
 import { unpickle } from "../data/pickle.ts";
 import { readTar } from "../data/tar.ts";
 import { checkStoredConfig } from "../train/config.ts";
@@ -132,7 +134,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /**
  * Every fuzzed format: safetensors, IDX (plain and gzip), CIFAR pickles and binaries, tar (plain
- * and gzip), PNG, JPEG, MATLAB 5 MAT-files (SVHN), and the run files: latest.json, config.json (with its fields' types) and
+ * and gzip), PNG, JPEG, MATLAB 5 MAT-files (SVHN), zip (EMNIST), and the run files: latest.json, config.json (with its fields' types) and
  * the jsonl files (a training log, an analysis record file).
  *
  * @example
@@ -297,6 +299,22 @@ export const TARGETS: FuzzTarget[] = [
     // The element tags' size fields: the first variable's, and its matrix's sub-elements.
     fields: (f) => [132, 140, 148, 156, 164, 172].filter((o) => o < f.length),
     run: (bytes) => readMat(bytes, "fuzz.mat"),
+  },
+  {
+    name: "zip",
+    corpus: async () => [
+      await encodeZip({ "gzip/a.gz": text("alpha ".repeat(40)), "b.txt": text("beta") }, true),
+      await encodeZip({ "one.bin": new Uint8Array([1, 2, 3, 4]) }, false),
+    ],
+    // The end record's count, size and offset, and the first entry's sizes.
+    fields: (f) => [f.length - 12, f.length - 10, f.length - 6, 18, 22, 26, 28],
+    run: async (bytes) => {
+      let total = 0;
+      for (const e of zipEntries(bytes, "fuzz.zip")) {
+        total += (await zipEntryData(bytes, e, "fuzz.zip")).length;
+      }
+      return total;
+    },
   },
   {
     name: "latest-json",
