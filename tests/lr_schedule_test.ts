@@ -4,7 +4,7 @@
  * cases are ignored without it); a training run logs, per step, the rate the schedule gives and
  * trains with it (SGD); resuming from the epoch-1 checkpoint reproduces the uninterrupted run's
  * steps bit for bit; and the flags are checked (unknown type, step without --patience, a flag of
- * another schedule, AGD, which has no learning rate).
+ * another schedule, AGD, which has no learning rate). Also `--full_batch_mode` (one step an epoch).
  */
 import { assert, assertAtMost, assertEquals } from "./assert.ts";
 import { join } from "node:path";
@@ -137,6 +137,36 @@ Deno.test("lr schedules: a run logs and uses the scheduled rate per step; a resu
     assertEquals(
       strip(lines(join(copy, "steps.jsonl"))),
       strip(lines(join(storage, "onecycle", "steps.jsonl"))),
+    );
+    // --full_batch_mode: one step an epoch over the whole (sub)set; with --batch_size, refused.
+    const noBatch = TINY_RUN.filter((a, i, all) =>
+      a !== "--batch_size" && all[i - 1] !== "--batch_size"
+    );
+    const full = await train([
+      ...noBatch,
+      "--full_batch_mode",
+      "--epochs",
+      "2",
+      "--storage",
+      storage,
+      "--uid",
+      "full",
+    ]);
+    assertEquals(full.code, 0, full.stderr);
+    const fullSteps = lines(join(storage, "full", "steps.jsonl"));
+    assertEquals(fullSteps.map((r) => [r.epoch, r.batch]), [[1, 1], [2, 1]]);
+    const both = await train([
+      ...TINY_RUN,
+      "--full_batch_mode",
+      "--storage",
+      storage,
+      "--uid",
+      "both",
+    ]);
+    assertEquals(both.code, 2, both.stderr);
+    assert(
+      both.stderr.includes("--full_batch_mode: takes the whole training set as the batch"),
+      both.stderr,
     );
     for (
       const [flags, expected] of [

@@ -68,6 +68,8 @@ export type TrainConfig = {
   divFactor: number;
   /** `--final_div_factor`: one-cycle final rate = initial / final_div_factor. */
   finalDivFactor: number;
+  /** `--full_batch_mode`: every step takes the whole training set (one batch an epoch). */
+  fullBatchMode: boolean;
 };
 
 /**
@@ -226,6 +228,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "onecycle: initial / final learning rate",
   },
   {
+    flag: "full_batch_mode",
+    key: "fullBatchMode",
+    kind: "bool",
+    help: "one batch of the whole training set per step (as the UFM by default)",
+  },
+  {
     flag: "imb_factor",
     key: "imbFactor",
     kind: "number",
@@ -339,6 +347,7 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     maxLr: null,
     divFactor: 25,
     finalDivFactor: 1e4,
+    fullBatchMode: false,
   };
 }
 

@@ -234,16 +234,27 @@ export function checkRunConfig(config: TrainConfig): BackendName {
   return parseBackendName(config.backend, "--backend");
 }
 
-/** Samples per training batch: `--batch_size`, or the whole (sub)set for the UFM by default. */
+/**
+ * Samples per training batch: `--batch_size`, or the whole (sub)set with `--full_batch_mode`
+ * and for the UFM by default.
+ */
 function trainingBatchSize(
   config: TrainConfig,
   request: TrainRequest,
   split: DatasetSplit,
 ): number {
+  if (config.fullBatchMode && request.flags.has("batchSize")) {
+    throw new InvalidArgumentError(
+      "--full_batch_mode",
+      "takes the whole training set as the batch: give it or --batch_size, not both",
+    );
+  }
+  const whole = config.sampleSize === null ? split.length : config.sampleSize * split.numClasses;
+  if (config.fullBatchMode && !config.resume) return whole;
   if (config.model !== "ufm" || request.flags.has("batchSize") || config.resume) {
     return config.batchSize;
   }
-  return config.sampleSize === null ? split.length : config.sampleSize * split.numClasses;
+  return whole;
 }
 
 /**
