@@ -100,13 +100,14 @@ export async function loadEmnist(options: EmnistOptions): Promise<Dataset> {
   if (paths.some((p) => p === null)) {
     const file = source.files[0];
     const zip = join(raw, file.name);
-    const byHand = `To fetch it by hand, download ${
-      sourceUrls(source, file.name)[0]
-    } (MD5 ${file.md5}) into ${raw}.`;
+    const byHand = `Expected ${FILES.map((f) => `${f}[.gz]`).join(", ")} in ${raw}, or NIST's ` +
+      `${file.name} there to take them from: to fetch it by hand, download ${
+        sourceUrls(source, file.name)[0]
+      } (MD5 ${file.md5}) into ${raw}.`;
     if (!options.download && !(await exists(zip))) {
       throw new DatasetError(
         raw,
-        `emnist files missing: ${FILES.join(", ")}. Downloads are disabled. ${byHand}`,
+        `emnist files missing. Downloads are disabled. ${byHand}`,
       );
     }
     if (!(await exists(zip))) {

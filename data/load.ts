@@ -172,7 +172,16 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
           "into class folders by val_annotations.txt); it is not downloaded",
       );
     }
-    return await loadFolder({ root, imageSize: 64, testDir: "val", name: "tiny-imagenet", log });
+    try {
+      return await loadFolder({ root, imageSize: 64, testDir: "val", name: "tiny-imagenet", log });
+    } catch (e) {
+      if (!(e instanceof DatasetError) || !e.message.includes("has no training folder")) throw e;
+      throw new DatasetError(
+        e.path,
+        `${e.message.slice(e.path.length + 2)}; Tiny-ImageNet's val/ must be sorted into class ` +
+          "folders (one per wnid, as listed in val/val_annotations.txt)",
+      );
+    }
   }
   const common = {
     dataDir,

@@ -111,7 +111,14 @@ export function parseMnist1d(bytes: Uint8Array, path: string): Dataset {
       numClasses: 10,
     };
   };
-  return { train: split("x", "y", "train"), test: split("x_test", "y_test", "test") };
+  const train = split("x", "y", "train"), test = split("x_test", "y_test", "test");
+  if (train.sampleShape[0] !== test.sampleShape[0]) {
+    throw new DatasetError(
+      path,
+      `"x" has ${train.sampleShape[0]} features per sample but "x_test" has ${test.sampleShape[0]}`,
+    );
+  }
+  return { train, test };
 }
 
 /**

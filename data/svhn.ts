@@ -106,14 +106,12 @@ export async function loadSvhn(options: SvhnOptions): Promise<Dataset> {
     const file = source.files.find((f) => f.name === `${s}_32x32.mat`);
     if (file === undefined) throw new DatasetError(options.dataDir, `no source for ${s}_32x32.mat`);
     const path = join(options.dataDir, file.name);
+    const byHand = `To fetch it by hand, download ${
+      source.files.map((f) => `${sourceUrls(source, f.name)[0]} (MD5 ${f.md5})`).join(" and ")
+    } into ${options.dataDir}.`;
     if (!(await exists(path))) {
       if (!options.download) {
-        throw new DatasetError(
-          path,
-          `svhn not found. Downloads are disabled. To fetch it by hand, download ${
-            sourceUrls(source, file.name)[0]
-          } (MD5 ${file.md5}) into ${options.dataDir}.`,
-        );
+        throw new DatasetError(path, `svhn not found. Downloads are disabled. ${byHand}`);
       }
       try {
         await downloadFile(sourceUrls(source, file.name), path, file.md5, {
@@ -122,12 +120,7 @@ export async function loadSvhn(options: SvhnOptions): Promise<Dataset> {
         });
       } catch (e) {
         if (!(e instanceof DownloadError)) throw e;
-        throw new DatasetError(
-          path,
-          `svhn not found. Download failed: ${e.message}. To fetch it by hand, download ${
-            sourceUrls(source, file.name)[0]
-          } (MD5 ${file.md5}) into ${options.dataDir}.`,
-        );
+        throw new DatasetError(path, `svhn not found. Download failed: ${e.message}. ${byHand}`);
       }
     } else {
       const got = await md5File(path);

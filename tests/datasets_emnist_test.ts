@@ -134,6 +134,21 @@ Deno.test("emnist: upright images from a verified gzip.zip, 47 classes, its tran
       const kept = [...Deno.readDirSync(raw)].map((e) => e.name).sort();
       assertEquals(kept.length, 5, `the zip and the four balanced files: ${kept}`);
     }
+    try {
+      await loadDataset("emnist", { dataDir: join(root, "empty"), download: false });
+      throw new Error("expected a DatasetError");
+    } catch (e) {
+      assert(e instanceof DatasetError, String(e));
+      for (
+        const f of [
+          "emnist-balanced-train-images-idx3-ubyte[.gz]",
+          "gzip.zip",
+          "58c8d27c78d21e728a6bc7b3cc06412e",
+        ]
+      ) {
+        assert(e.message.includes(f), `names ${f}: ${e.message}`);
+      }
+    }
     // A gzip.zip that is not the published one is refused (the real MD5 here).
     const other = join(root, "other", "EMNIST", "raw");
     await Deno.mkdir(other, { recursive: true });

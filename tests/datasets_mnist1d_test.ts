@@ -69,6 +69,18 @@ Deno.test({
         "list.pkl",
         "not a pickled dict",
       );
+      // x with 39 features, x_test with 40: refused naming the file, not at evaluation.
+      const odd = join(dir, "odd.pkl");
+      const code = `import pickle, sys, numpy as np
+pickle.dump({"x": np.zeros((4, 39)), "y": np.arange(4), "x_test": np.zeros((2, 40)), "y_test": np.arange(2)}, open(sys.argv[1], "wb"))`;
+      const w = await new Deno.Command(PYTHON, { args: ["-c", code, odd] }).output();
+      assert(w.success);
+      assertThrows(
+        () => parseMnist1d(Deno.readFileSync(odd), odd),
+        DatasetError,
+        odd,
+        '"x" has 39 features per sample but "x_test" has 40',
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -180,6 +180,15 @@ Deno.test("svhn: transforms; files already there are read only with the publishe
         md5: md5Bytes(test),
       }],
     };
+    try {
+      await loadDataset("svhn", { dataDir: join(root, "empty"), download: false });
+      throw new Error("expected a DatasetError");
+    } catch (e) {
+      assert(e instanceof DatasetError, String(e));
+      for (const f of ["train_32x32.mat", "test_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373"]) {
+        assert(e.message.includes(f), `names ${f}: ${e.message}`);
+      }
+    }
     const data = await loadDataset("svhn", { dataDir, sources: { svhn: source } });
     assertEquals([data.train.length, data.test.length, data.train.numClasses], [20, 10, 10]);
     assertEquals([...data.train.labels.subarray(8, 11)], [9, 0, 1]);

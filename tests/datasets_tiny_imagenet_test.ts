@@ -66,6 +66,18 @@ Deno.test("tiny-imagenet: train/ and val/ class folders at 64×64; its transform
       new BatchTransform(data.train, { train: true }).normalisation,
       NORMALISATION["tiny-imagenet"],
     );
+    // val/ not sorted into class folders (as downloaded): the error says how to sort it.
+    const unsorted = join(root, "unsorted");
+    await Deno.mkdir(join(unsorted, "TinyImageNet", "train", "n01443537"), { recursive: true });
+    await Deno.mkdir(join(unsorted, "TinyImageNet", "val", "images"), { recursive: true });
+    await Deno.writeFile(join(unsorted, "TinyImageNet", "train", "n01443537", "a.png"), png(1));
+    await Deno.writeFile(join(unsorted, "TinyImageNet", "val", "images", "val_0.png"), png(2));
+    try {
+      await loadDataset("tiny-imagenet", { dataDir: unsorted });
+      throw new Error("expected a DatasetError");
+    } catch (e) {
+      assert(e instanceof DatasetError && e.message.includes("val_annotations.txt"), String(e));
+    }
     const out = await trainScript("standard", [
       "--dataset",
       "tiny-imagenet",

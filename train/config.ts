@@ -695,6 +695,12 @@ const APPLIES: readonly {
  */
 export function checkFlagsApply(request: Pick<TrainRequest, "config" | "flags">): void {
   const { config, flags } = request;
+  if (config.fullBatchMode && flags.has("batchSize")) {
+    throw new InvalidArgumentError(
+      "--full_batch_mode",
+      "takes the whole training set as the batch: give it or --batch_size, not both",
+    );
+  }
   for (const rule of APPLIES) {
     for (const key of rule.keys) {
       if (flags.has(key) && !rule.when(config)) {

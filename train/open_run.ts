@@ -216,7 +216,15 @@ function checkDatasetName(name: string): void {
  * ```
  */
 export function checkRunConfig(config: TrainConfig): BackendName {
-  validateSetupOptions(setupOptions(config, { numClasses: config.numClasses ?? 2 }));
+  const { optimiser } = validateSetupOptions(
+    setupOptions(config, { numClasses: config.numClasses ?? 2 }),
+  );
+  if ((config.decayType ?? "none") !== "none" && optimiser === "AGD") {
+    throw new InvalidArgumentError(
+      "--decay_type",
+      `${config.decayType}: AGD has no learning rate to schedule; use --optimiser SGD, Adam or AdamW`,
+    );
+  }
   checkDatasetName(config.dataset);
   if (config.model === "ufm" && config.dataset !== "synthetic") {
     throw new InvalidArgumentError(
@@ -655,7 +663,9 @@ function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
     throw new InvalidArgumentError(
       "--model",
       `${config.model} needs images, but --dataset ${config.dataset} gives feature vectors ` +
-        `[${split.sampleShape}]; use --model mlp (or ufm)`,
+        `[${split.sampleShape}]; use --model mlp${
+          config.dataset === "synthetic" ? " (or ufm)" : ""
+        }`,
     );
   }
 }
