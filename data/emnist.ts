@@ -9,16 +9,10 @@
  * @module
  */
 import { join } from "node:path";
+import { ensurePublished } from "./archive.ts";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
 import type { Dataset } from "./dataset.ts";
-import {
-  DownloadError,
-  downloadFile,
-  type DownloadOptions,
-  type LogFn,
-  md5File,
-  writeFileAtomic,
-} from "./download.ts";
+import { DownloadError, type DownloadOptions, type LogFn, writeFileAtomic } from "./download.ts";
 import { exists } from "./fs.ts";
 import { parseIdxPair, readMaybeGzip } from "./idx.ts";
 import { type DatasetSource, EMNIST_SOURCE, sourceUrls } from "./sources.ts";
@@ -110,28 +104,11 @@ export async function loadEmnist(options: EmnistOptions): Promise<Dataset> {
         `emnist files missing. Downloads are disabled. ${byHand}`,
       );
     }
-    if (!(await exists(zip))) {
-      try {
-        await downloadFile(sourceUrls(source, file.name), zip, file.md5, {
-          log: options.log,
-          ...options.downloadOptions,
-        });
-      } catch (e) {
-        if (!(e instanceof DownloadError)) throw e;
-        throw new DatasetError(
-          raw,
-          `emnist files missing. Download failed: ${e.message}. ${byHand}`,
-        );
-      }
-    } else {
-      const got = await md5File(zip);
-      if (got !== file.md5.toLowerCase()) {
-        throw new DatasetError(
-          zip,
-          `is not the published ${file.name} (MD5 ${got}, expected ${file.md5}): delete it to ` +
-            "download a fresh copy",
-        );
-      }
+    try {
+      await ensurePublished(source, file, raw, options);
+    } catch (e) {
+      if (!(e instanceof DownloadError)) throw e;
+      throw new DatasetError(raw, `emnist files missing. Download failed: ${e.message}. ${byHand}`);
     }
     options.log(`Extracting the balanced split from ${zip}`);
     const bytes = await Deno.readFile(zip);

@@ -7,15 +7,10 @@
  * @module
  */
 import { join } from "node:path";
+import { ensurePublished } from "./archive.ts";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
 import type { Dataset } from "./dataset.ts";
-import {
-  DownloadError,
-  downloadFile,
-  type DownloadOptions,
-  type LogFn,
-  md5File,
-} from "./download.ts";
+import { DownloadError, type DownloadOptions, type LogFn } from "./download.ts";
 import { exists } from "./fs.ts";
 import { matNumbers, readMat } from "./mat.ts";
 import { type DatasetSource, sourceUrls, SVHN_SOURCE } from "./sources.ts";
@@ -109,28 +104,14 @@ export async function loadSvhn(options: SvhnOptions): Promise<Dataset> {
     const byHand = `To fetch it by hand, download ${
       source.files.map((f) => `${sourceUrls(source, f.name)[0]} (MD5 ${f.md5})`).join(" and ")
     } into ${options.dataDir}.`;
-    if (!(await exists(path))) {
-      if (!options.download) {
-        throw new DatasetError(path, `svhn not found. Downloads are disabled. ${byHand}`);
-      }
-      try {
-        await downloadFile(sourceUrls(source, file.name), path, file.md5, {
-          log: options.log,
-          ...options.downloadOptions,
-        });
-      } catch (e) {
-        if (!(e instanceof DownloadError)) throw e;
-        throw new DatasetError(path, `svhn not found. Download failed: ${e.message}. ${byHand}`);
-      }
-    } else {
-      const got = await md5File(path);
-      if (got !== file.md5.toLowerCase()) {
-        throw new DatasetError(
-          path,
-          `is not the published ${file.name} (MD5 ${got}, expected ${file.md5}): delete it to ` +
-            "download a fresh copy",
-        );
-      }
+    if (!options.download && !(await exists(path))) {
+      throw new DatasetError(path, `svhn not found. Downloads are disabled. ${byHand}`);
+    }
+    try {
+      await ensurePublished(source, file, options.dataDir, options);
+    } catch (e) {
+      if (!(e instanceof DownloadError)) throw e;
+      throw new DatasetError(path, `svhn not found. Download failed: ${e.message}. ${byHand}`);
     }
     const { images, labels } = await parseSvhn(await Deno.readFile(path), path);
     return {
