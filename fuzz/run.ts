@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { fuzzCase, type Mutation } from "./mutate.ts";
-import { type FuzzTarget, TARGETS } from "./targets.ts";
+import type { FuzzTarget } from "./targets.ts";
 
 /**
  * Settings of {@link fuzzFormat}.
@@ -55,6 +55,7 @@ export type FuzzFailure = {
  *
  * @example
  * ```ts
+ * import { TARGETS } from "./targets.ts";
  * const r = await fuzzFormat(TARGETS[0], { cases: 10, seed: 1, timeoutMs: 5000, memoryMiB: 512 });
  * console.log(r.results, r.inputErrors, r.failures.length);
  * ```
@@ -189,6 +190,7 @@ async function runCase(
  *
  * @example
  * ```ts
+ * import { TARGETS } from "./targets.ts";
  * const target = TARGETS.find((t) => t.name === "png")!;
  * const failures = await replayFiles(target, ["tests/fixtures/fuzz/png/0a1b2c3d4e5f6071.bin"], {
  *   timeoutMs: 5000,
@@ -228,6 +230,7 @@ async function hashName(bytes: Uint8Array): Promise<string> {
  *
  * @example
  * ```ts
+ * import { TARGETS } from "./targets.ts";
  * const target = TARGETS.find((t) => t.name === "tar")!;
  * const report = await fuzzFormat(target, { cases: 100, seed: 1, timeoutMs: 5000, memoryMiB: 512 });
  * if (report.failures.length > 0) console.error(report.failures);
@@ -269,16 +272,4 @@ export async function fuzzFormat(target: FuzzTarget, options: FuzzOptions): Prom
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;
-}
-
-/**
- * The target of a format name, or undefined.
- *
- * @example
- * ```ts
- * targetOf("png")?.name; // "png"
- * ```
- */
-export function targetOf(name: string): FuzzTarget | undefined {
-  return TARGETS.find((t) => t.name === name);
 }

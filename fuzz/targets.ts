@@ -29,7 +29,7 @@ import { decodeImage } from "../data/folder.ts";
 import { gunzipStream } from "../data/gzip.ts";
 import { gunzip, parseIdxImages, parseIdxLabels } from "../data/idx.ts";
 import { readMat } from "../data/mat.ts";
-import { zipEntries, zipEntryData } from "../data/zip.ts";
+import { crc32, zipEntries, zipEntryData } from "../data/zip.ts";
 import { unpickle } from "../data/pickle.ts";
 import { readTar } from "../data/tar.ts";
 import { checkStoredConfig } from "../train/config.ts";
@@ -85,22 +85,6 @@ function tarHeaders(bytes: Uint8Array): number[] {
     if (bytes[at + 257] === 0x75 && bytes[at + 258] === 0x73) out.push(at); // "us"tar
   }
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** PNG chunk starts (the length field of each chunk after the signature). */
