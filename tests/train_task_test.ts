@@ -11,6 +11,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { loadDataset } from "../data/load.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
+import { TRAIN_PERMISSIONS, TRAIN_SCRIPT, trainScript } from "./support/train_script.ts";
 
 const PYTHON = "/usr/bin/python3";
 const RECOMPUTE = new URL("./fixtures/recompute_accuracy.py", import.meta.url).pathname;
@@ -18,29 +19,9 @@ const hasTorch = await new Deno.Command(PYTHON, { args: ["-c", "import torch, PI
   .then((o) => o.success, () => false);
 if (!hasTorch) console.warn("train_task_test: no torch/Pillow for /usr/bin/python3; skipping");
 
-const SCRIPT = new URL("../scripts/train.ts", import.meta.url).pathname;
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys",
-];
 const TINY = TINY_RUN;
 
-async function runTask(
-  method: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, SCRIPT, `--task-method=${method}`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runTask = trainScript;
 
 function readLines(path: string): Record<string, unknown>[] {
   return Deno.readTextFileSync(path).split("\n").filter((l) => l.trim() !== "").map((l) =>
@@ -309,8 +290,8 @@ Deno.test("train task: a run killed mid-epoch leaves a loadable checkpoint, and 
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...PERMISSIONS,
-      SCRIPT,
+      ...TRAIN_PERMISSIONS,
+      TRAIN_SCRIPT,
       "--task-method=fixed",
       ...TINY,
       "--epochs",

@@ -251,18 +251,10 @@ function trainingBatchSize(
   request: TrainRequest,
   split: DatasetSplit,
 ): number {
-  if (config.fullBatchMode && request.flags.has("batchSize")) {
-    throw new InvalidArgumentError(
-      "--full_batch_mode",
-      "takes the whole training set as the batch: give it or --batch_size, not both",
-    );
-  }
-  const whole = config.sampleSize === null ? split.length : config.sampleSize * split.numClasses;
-  if (config.fullBatchMode && !config.resume) return whole;
-  if (config.model !== "ufm" || request.flags.has("batchSize") || config.resume) {
-    return config.batchSize;
-  }
-  return whole;
+  // (--full_batch_mode with --batch_size is refused by checkFlagsApply; a resume keeps its batch.)
+  const full = config.fullBatchMode || (config.model === "ufm" && !request.flags.has("batchSize"));
+  if (!full || config.resume) return config.batchSize;
+  return config.sampleSize === null ? split.length : config.sampleSize * split.numClasses;
 }
 
 /**
@@ -417,7 +409,6 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
 
 /**
  * The run's learning-rate schedule (nets/optim/schedule.ts), or null for `--decay_type none`.
- * AGD, which has no learning rate, refuses one.
  */
 function scheduleOf(
   config: TrainConfig,
@@ -426,13 +417,8 @@ function scheduleOf(
 ): LrSchedule | null {
   const type = config.decayType ?? "none";
   if (type === "none") return null;
-  if (resolved.lr === null) {
-    throw new InvalidArgumentError(
-      "--decay_type",
-      `${type}: ${resolved.optimiser} has no learning rate to schedule; use --optimiser SGD, ` +
-        "Adam or AdamW",
-    );
-  }
+  // checkRunConfig refuses a schedule for AGD, the one optimiser without a learning rate.
+  if (resolved.lr === null) throw new Error(`scheduleOf: ${resolved.optimiser} has no lr`);
   const lr = resolved.lr;
   switch (type) {
     case "step":

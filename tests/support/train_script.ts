@@ -6,8 +6,10 @@
  * @module
  */
 
-const SCRIPT = new URL("../../scripts/train.ts", import.meta.url).pathname;
-const PERMISSIONS = [
+/** The training task's script. */
+export const TRAIN_SCRIPT = new URL("../../scripts/train.ts", import.meta.url).pathname;
+/** The permissions the tests run it with. */
+export const TRAIN_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-net",
@@ -26,11 +28,11 @@ const PERMISSIONS = [
  * ```
  */
 export async function trainScript(
-  method: "standard" | "fixed" | "implicit",
+  method: string,
   args: readonly string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, SCRIPT, `--task-method=${method}`, ...args],
+    args: ["run", ...TRAIN_PERMISSIONS, TRAIN_SCRIPT, `--task-method=${method}`, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
