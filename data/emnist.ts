@@ -14,7 +14,7 @@ import { DatasetError, type DatasetSplit } from "./dataset.ts";
 import type { Dataset } from "./dataset.ts";
 import { DownloadError, type DownloadOptions, type LogFn, writeFileAtomic } from "./download.ts";
 import { exists } from "./fs.ts";
-import { parseIdxPair, readMaybeGzip } from "./idx.ts";
+import { findIdxFile, parseIdxPair, readMaybeGzip } from "./idx.ts";
 import { type DatasetSource, EMNIST_SOURCE, sourceUrls } from "./sources.ts";
 import { zipEntries, zipEntryData } from "./zip.ts";
 
@@ -56,13 +56,6 @@ export function transposeImages(images: Uint8Array, n: number, side: number): Ui
   return out;
 }
 
-async function present(raw: string, name: string): Promise<string | null> {
-  for (const candidate of [join(raw, name), join(raw, `${name}.gz`)]) {
-    if (await exists(candidate)) return candidate;
-  }
-  return null;
-}
-
 /**
  * Options of {@link loadEmnist} (resolved by `loadDataset`).
  *
@@ -90,7 +83,7 @@ export type EmnistOptions = {
 export async function loadEmnist(options: EmnistOptions): Promise<Dataset> {
   const raw = join(options.dataDir, "EMNIST", "raw");
   const source = options.source ?? EMNIST_SOURCE;
-  let paths = await Promise.all(FILES.map((f) => present(raw, f)));
+  let paths = await Promise.all(FILES.map((f) => findIdxFile(raw, f)));
   if (paths.some((p) => p === null)) {
     const file = source.files[0];
     const zip = join(raw, file.name);
@@ -118,7 +111,7 @@ export async function loadEmnist(options: EmnistOptions): Promise<Dataset> {
       if (entry === undefined) throw new DatasetError(zip, `holds no ${name}.gz`);
       await writeFileAtomic(join(raw, `${name}.gz`), await zipEntryData(bytes, entry, zip));
     }
-    paths = await Promise.all(FILES.map((f) => present(raw, f)));
+    paths = await Promise.all(FILES.map((f) => findIdxFile(raw, f)));
   }
   const read = async (i: number) => ({ path: paths[i]!, bytes: await readMaybeGzip(paths[i]!) });
   const [ti, tl, vi, vl] = await Promise.all([0, 1, 2, 3].map(read));

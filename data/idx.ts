@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { DatasetError } from "./dataset.ts";
 import { gunzip } from "./gzip.ts";
 
@@ -137,6 +138,26 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 export { gunzip } from "./gzip.ts";
+
+/**
+ * The IDX file `name` in `dir`, plain or gzipped (`name` or `name.gz`, the plain one first), or
+ * null when neither is there.
+ *
+ * @example
+ * ```ts
+ * const path = await findIdxFile("/home/me/data/MNIST/raw", "train-images-idx3-ubyte");
+ * ```
+ */
+export async function findIdxFile(dir: string, name: string): Promise<string | null> {
+  for (const candidate of [join(dir, name), join(dir, name + ".gz")]) {
+    try {
+      if ((await Deno.stat(candidate)).isFile) return candidate;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return null;
+}
 
 /**
  * Reads a file and decompresses it when it is gzipped (by content, whatever its name), within

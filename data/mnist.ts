@@ -20,7 +20,7 @@ import {
   md5File,
   writeFileAtomic,
 } from "./download.ts";
-import { gunzip, parseIdxPair, readMaybeGzip } from "./idx.ts";
+import { findIdxFile, gunzip, parseIdxPair, readMaybeGzip } from "./idx.ts";
 import { type DatasetSource, FASHION_MNIST_SOURCE, MNIST_SOURCE, sourceUrls } from "./sources.ts";
 
 /**
@@ -159,17 +159,6 @@ export async function offlineMnistFile(name: (typeof IDX_FILES)[number]): Promis
   return path;
 }
 
-async function findFile(dir: string, name: string): Promise<string | null> {
-  for (const candidate of [join(dir, name), join(dir, name + ".gz")]) {
-    try {
-      if ((await Deno.stat(candidate)).isFile) return candidate;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  return null;
-}
-
 /**
  * Options of {@link loadMnist} (already resolved by `loadDataset`).
  *
@@ -204,7 +193,7 @@ export async function loadMnist(
 ): Promise<{ train: DatasetSplit; test: DatasetSplit }> {
   const raw = join(options.dataDir, name === "mnist" ? "MNIST" : "FashionMNIST", "raw");
   const source = options.source ?? (name === "mnist" ? MNIST_SOURCE : FASHION_MNIST_SOURCE);
-  const paths: (string | null)[] = await Promise.all(IDX_FILES.map((f) => findFile(raw, f)));
+  const paths: (string | null)[] = await Promise.all(IDX_FILES.map((f) => findIdxFile(raw, f)));
   const failures: string[] = [];
   if (paths.some((p) => p === null) && options.download) {
     for (let i = 0; i < IDX_FILES.length; i++) {
