@@ -12,6 +12,8 @@ import { InputError } from "../core/errors.ts";
  * - Image datasets: `images` is uint8, N×H×W×C row-major (C = 1 for MNIST/FashionMNIST as stored,
  *   3 for CIFAR and folders), `sampleShape` = [H, W, C]; the pipeline converts and normalises.
  * - `synthetic` (for the UFM): `features` is float32 N×d, `sampleShape` = [d].
+ * - File-backed (`imagenet`): `files` lists each sample's image file, decoded only when a batch
+ *   needs it, so memory does not grow with N.
  *
  * @example
  * ```ts
@@ -30,8 +32,14 @@ export type DatasetSplit = {
   length: number;
   /** One sample's shape. */
   sampleShape: number[];
-  /** uint8 images (N×H×W×C), or null for feature datasets. */
+  /** uint8 images (N×H×W×C), or null for feature datasets and file-backed splits. */
   images: Uint8Array | null;
+  /**
+   * A file-backed split (ImageNet, which does not fit in memory): one PNG/JPEG path per sample,
+   * read and decoded batch by batch by the transform; `images` and `features` are null and
+   * `sampleShape` is the transform's output [H, W, 3].
+   */
+  files?: readonly string[];
   /** float32 features (N×d), or null for image datasets. */
   features: Float32Array | null;
   /** Labels in [0, numClasses). */

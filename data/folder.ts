@@ -19,133 +19,16 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { join, relative } from "node:path";
-import pngjs from "npm:pngjs@7.0.0";
-import jpeg from "npm:jpeg-js@0.4.4";
 import { DatasetError, type DatasetSplit } from "./dataset.ts";
+import { decodeImage, type RgbImage } from "./image_decode.ts";
 import type { LogFn } from "./download.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
+import { roundHalfEven } from "./transforms.ts";
 
-/**
- * An RGB image: `data` is height×width×3 uint8, row-major.
- *
- * @example
- * ```ts
- * const img: RgbImage = { width: 2, height: 1, data: new Uint8Array([255, 0, 0, 0, 0, 255]) };
- * ```
- */
-export type RgbImage = { width: number; height: number; data: Uint8Array };
+export { decodeImage, MAX_IMAGE_PIXELS, type RgbImage } from "./image_decode.ts";
 
 const IMAGE_EXTENSIONS = /\.(png|jpe?g)$/i;
-
-/**
- * The largest image decoded, in pixels (64 megapixels, e.g. 8192×8192: ImageNet's largest are
- * under 20 MP). A PNG's declared size is read from its IHDR chunk and checked before decoding,
- * and jpeg-js is given the same bound, so a tiny file declaring a huge image allocates nothing.
- *
- * @example
- * ```ts
- * MAX_IMAGE_PIXELS; // 67108864
- * ```
- */
-export const MAX_IMAGE_PIXELS = 64 * 2 ** 20;
-
-/**
- * A PNG's declared size, checked before anything is decoded: IHDR's width × height against
- * {@link MAX_IMAGE_PIXELS}, and the raw image data it implies against what its IDAT chunks can
- * hold — deflate expands at most 1032:1, so a file whose compressed data is far smaller than its
- * declared image is corrupt or hostile (a few bytes declaring a gigapixel), and is refused
- * without allocating the image.
- */
-function checkPngSize(bytes: Uint8Array, path: string): void {
-  // Signature (8), IHDR length (4), "IHDR" (4), width, height (4 each, big-endian), bit depth,
-  // colour type.
-  if (bytes.length < 26 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
-    throw new DatasetError(path, "unreadable image (PNG without an IHDR chunk first)");
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16, false), height = view.getUint32(20, false);
-  if (width === 0 || height === 0) {
-    throw new DatasetError(path, `PNG declares ${width}×${height} pixels: corrupt, refused`);
-  }
-  if (width * height > MAX_IMAGE_PIXELS) {
-    throw new DatasetError(
-      path,
-      `PNG declares ${width}×${height} pixels, over the ${MAX_IMAGE_PIXELS}-pixel limit: refused`,
-    );
-  }
-  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]] ?? 4;
-  const raw = height * (1 + Math.ceil((width * channels * Math.max(bytes[24], 1)) / 8));
-  let compressed = 0;
-  for (let at = 8; at + 8 <= bytes.length;) {
-    const length = view.getUint32(at, false);
-    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === "IDAT") {
-      compressed += Math.min(length, bytes.length - at - 8); // what the file really holds
-    }
-    at += 12 + length;
-  }
-  // 1032:1 is deflate's bound; Adam7 interlacing (byte 28) adds at most 7 filter bytes a row.
-  const interlacing = bytes.length > 28 && bytes[28] !== 0 ? 7 * height : 0;
-  if (raw + interlacing > 1032 * compressed + 1024) {
-    throw new DatasetError(
-      path,
-      `PNG declares ${width}×${height} pixels (${raw} bytes of image data) but holds ${compressed} ` +
-        "bytes of compressed data, more than deflate can expand: corrupt, refused",
-    );
-  }
-}
-
-/**
- * Decodes a PNG or JPEG (recognised by its signature) to RGB. Throws {@link DatasetError}
- * naming `path` when the bytes are neither, do not decode, or declare more than
- * {@link MAX_IMAGE_PIXELS} pixels.
- *
- * @example
- * ```ts
- * const img = decodeImage(await Deno.readFile("cat.png"), "cat.png");
- * ```
- */
-export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
-  let width: number, height: number, rgba: Uint8Array;
-  try {
-    if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e) {
-      checkPngSize(bytes, path);
-      // pngjs reads through Node's Buffer methods: wrap the bytes without copying
-      const png = pngjs.PNG.sync.read(
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      );
-      width = png.width;
-      height = png.height;
-      rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
-    } else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, {
-        useTArray: true,
-        formatAsRGBA: true,
-        maxResolutionInMP: MAX_IMAGE_PIXELS / 2 ** 20,
-        maxMemoryUsageInMB: 512,
-      });
-      width = img.width;
-      height = img.height;
-      rgba = img.data;
-    } else {
-      throw new DatasetError(path, "not a PNG or JPEG image (unrecognised signature)");
-    }
-  } catch (e) {
-    if (e instanceof DatasetError) throw e;
-    throw new DatasetError(path, `unreadable image (${(e as Error).message})`, { cause: e });
-  }
-  if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
-    throw new DatasetError(path, `unreadable image (decoded ${width}×${height})`);
-  }
-  const data = new Uint8Array(width * height * 3);
-  for (let p = 0, q = 0; p < data.length; p += 3, q += 4) {
-    data[p] = rgba[q];
-    data[p + 1] = rgba[q + 1];
-    data[p + 2] = rgba[q + 2];
-  }
-  return { width, height, data };
-}
 
 const PRECISION_BITS = 22; // PIL: 32 - 8 - 2
 const HALF = 2 ** (PRECISION_BITS - 1), ONE = 2 ** PRECISION_BITS;
@@ -238,12 +121,6 @@ export function resizeBilinear(img: RgbImage, width: number, height: number): Rg
   return src === img ? { width, height, data: img.data.slice() } : src;
 }
 
-/** Python 3's round(): halves to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
  * torchvision's `Resize(size)` then `CenterCrop(size)`: the shorter side becomes `size` (the
  * longer one ⌊size·long/short⌋), then the central size×size square is kept (offsets rounded
@@ -326,24 +203,41 @@ async function imageFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Loads a class-per-folder image dataset (see the module notes for the layout, split and
- * preprocessing). Throws {@link DatasetError} naming the folder for a missing root, no class
- * folders, an empty class or split, and naming the file for an unreadable image.
+ * A class-per-folder dataset's files, listed but not read: each split's `[path, label]` pairs
+ * in order (classes sorted, files sorted within a class).
  *
  * @example
  * ```ts
- * const { train, test } = await loadFolder({ root: "/home/me/pets", imageSize: 32 });
- * console.log(train.classNames, train.sampleShape); // ["cat", "dog"] [32, 32, 3]
+ * const listing: FolderListing = await listFolder({ root: "/home/me/pets" });
+ * console.log(listing.classNames, listing.train.length);
  * ```
  */
-export async function loadFolder(options: FolderOptions): Promise<{
-  train: DatasetSplit;
-  test: DatasetSplit;
-}> {
-  const size = options.imageSize ?? 32;
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw new InvalidArgumentError("--image_size", `must be a positive integer, got ${size}`);
-  }
+export type FolderListing = {
+  /** The root folder. */
+  root: string;
+  /** Class names (label k is the k-th). */
+  classNames: string[];
+  /** Training files and labels. */
+  train: [string, number][];
+  /** Test files and labels. */
+  test: [string, number][];
+  /** Whether the root holds train/ and test/ (or `testDir`) subfolders. */
+  hasSplits: boolean;
+};
+
+/**
+ * Lists a class-per-folder image dataset (see the module notes for the layout and split)
+ * without reading an image. Throws {@link DatasetError} naming the folder for a missing root, no
+ * class folders, an empty class or split, and a test class without a training folder.
+ *
+ * @example
+ * ```ts
+ * const { classNames, train, test } = await listFolder({ root: "/data/imagenet", testDir: "val" });
+ * ```
+ */
+export async function listFolder(
+  options: Pick<FolderOptions, "root" | "testDir">,
+): Promise<FolderListing> {
   const root = options.root;
   if (!(await isDir(root))) {
     throw new DatasetError(root, "folder dataset root not found (expected a directory)");
@@ -384,13 +278,38 @@ export async function loadFolder(options: FolderOptions): Promise<{
   }
   if (testFiles.length === 0) {
     throw new DatasetError(
-      hasSplits ? join(root, "test") : root,
+      hasSplits ? join(root, testDir) : root,
       hasSplits
         ? "the test split holds no PNG/JPEG images"
         : "too few images for a test split (every fifth image of a class is held out): " +
           "add images or train/ and test/ subfolders",
     );
   }
+  return { root, classNames, train: trainFiles, test: testFiles, hasSplits };
+}
+
+/**
+ * Loads a class-per-folder image dataset (see the module notes for the layout, split and
+ * preprocessing). Throws {@link DatasetError} naming the folder for a missing root, no class
+ * folders, an empty class or split, and naming the file for an unreadable image.
+ *
+ * @example
+ * ```ts
+ * const { train, test } = await loadFolder({ root: "/home/me/pets", imageSize: 32 });
+ * console.log(train.classNames, train.sampleShape); // ["cat", "dog"] [32, 32, 3]
+ * ```
+ */
+export async function loadFolder(options: FolderOptions): Promise<{
+  train: DatasetSplit;
+  test: DatasetSplit;
+}> {
+  const size = options.imageSize ?? 32;
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new InvalidArgumentError("--image_size", `must be a positive integer, got ${size}`);
+  }
+  const { root, classNames, train: trainFiles, test: testFiles, hasSplits } = await listFolder(
+    options,
+  );
   const log = options.log ?? (() => {});
   const load = async (
     files: [string, number][],

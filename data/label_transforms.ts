@@ -68,7 +68,8 @@ export function noisyLabels(
 }
 
 /**
- * The samples `indices` of a split (images or features and labels copied), the rest as given.
+ * The samples `indices` of a split (images, features or file paths, and labels copied), the rest
+ * as given.
  *
  * @example
  * ```ts
@@ -92,6 +93,7 @@ export function selectSamples(split: DatasetSplit, indices: Int32Array): Dataset
     length: indices.length,
     images: pick(split.images),
     features: pick(split.features),
+    ...(split.files !== undefined ? { files: Array.from(indices, (i) => split.files![i]) } : {}),
     labels: Int32Array.from(indices, (i) => split.labels[i]),
   };
 }

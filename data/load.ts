@@ -11,6 +11,7 @@
  * | `stl10`         | `<dataDir>/stl10_binary` (labelled splits); download                     |
  * | `emnist`        | `<dataDir>/EMNIST/raw` balanced-split IDX (gz or not); download (zip)    |
  * | `tiny-imagenet` | `<dataDir>/TinyImageNet/train`, `…/val`: class folders of 64×64 images   |
+ * | `imagenet`      | `<dataDir>/imagenet/train`, `…/val`: class folders, decoded per batch    |
  * | `svhn`          | `<dataDir>/train_32x32.mat`, `test_32x32.mat` (MATLAB 5); download        |
  * | `mnist1d`       | `<dataDir>/synthetic/MNIST1D/mnist1d_data.pkl` (features, for the MLP)  |
  * | `synthetic`     | generated from the seed (Gaussian class-dependent features)              |
@@ -31,6 +32,7 @@ import { loadStl10 } from "./stl10.ts";
 import { loadSvhn } from "./svhn.ts";
 import { loadEmnist } from "./emnist.ts";
 import { loadMnist1d } from "./mnist1d.ts";
+import { loadImagenet } from "./imagenet.ts";
 import type { DatasetSource } from "./sources.ts";
 import { syntheticDataset } from "./synthetic.ts";
 
@@ -51,6 +53,7 @@ export const DATASET_NAMES = [
   "svhn",
   "emnist",
   "tiny-imagenet",
+  "imagenet",
   "mnist1d",
   "synthetic",
   "folder",
@@ -162,6 +165,7 @@ export async function loadDataset(name: string, options: LoadOptions = {}): Prom
     });
   }
   if (n === "mnist1d") return await loadMnist1d({ dataDir });
+  if (n === "imagenet") return await loadImagenet({ dataDir, log });
   if (n === "tiny-imagenet") {
     const root = join(dataDir, "TinyImageNet");
     if (!(await exists(join(root, "train"))) || !(await exists(join(root, "val")))) {

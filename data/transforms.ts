@@ -34,7 +34,8 @@
  */
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { Rng } from "../core/random.ts";
-import type { DatasetSplit } from "./dataset.ts";
+import { DatasetError, type DatasetSplit } from "./dataset.ts";
+import { decodeImage } from "./image_decode.ts";
 
 /**
  * Per-channel normalisation `(x − mean)/std` of x in [0, 1]; one entry applies to every channel.
@@ -63,6 +64,7 @@ export const NORMALISATION: Readonly<
     | "stl10"
     | "svhn"
     | "tiny-imagenet"
+    | "imagenet"
     | "emnist",
     Normalisation
   >
@@ -74,6 +76,7 @@ export const NORMALISATION: Readonly<
   stl10: { mean: [0.4467, 0.4398, 0.4066], std: [0.2603, 0.2566, 0.2713] },
   svhn: { mean: [0.4377, 0.4438, 0.4728], std: [0.1980, 0.2010, 0.1970] },
   "tiny-imagenet": { mean: [0.4802, 0.4481, 0.3975], std: [0.2770, 0.2691, 0.2821] },
+  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   emnist: { mean: [0.1751], std: [0.3332] },
 };
 
@@ -95,6 +98,7 @@ export type DatasetKind =
   | "stl10"
   | "svhn"
   | "tiny-imagenet"
+  | "imagenet"
   | "emnist"
   | "mnist1d"
   | "folder"
@@ -118,6 +122,7 @@ export function datasetKind(name: string): DatasetKind {
     case "stl10":
     case "svhn":
     case "tiny-imagenet":
+    case "imagenet":
     case "emnist":
     case "mnist1d":
       return n;
@@ -134,7 +139,7 @@ export function datasetKind(name: string): DatasetKind {
   }
   throw new InvalidArgumentError(
     "dataset",
-    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, emnist, tiny-imagenet, mnist1d, folder, synthetic)`,
+    `unknown dataset "${name}" (known: mnist, fashion-mnist, cifar10, cifar100, stl10, svhn, emnist, tiny-imagenet, imagenet, mnist1d, folder, synthetic)`,
   );
 }
 
@@ -152,11 +157,22 @@ export function datasetKind(name: string): DatasetKind {
 export type Recipe = {
   /** Side of the square output of a Pillow bilinear resize, or null to keep the stored size. */
   resize: number | null;
+  /**
+   * torchvision's `Resize(n)` on an image of any size: the shorter side becomes n, the longer
+   * ⌊n·long/short⌋ (Pillow bilinear), or null for none. ImageNet's 256.
+   */
+  shorterSide: number | null;
+  /**
+   * Side of the square crop that is the output: random when `cropPadding` > 0 (offsets uniform
+   * over the zero-padded image, torchvision's `RandomCrop(n, padding)`), central otherwise
+   * (`CenterCrop(n)`, offsets rounded half to even); null keeps the image's size. ImageNet's 224.
+   */
+  cropSize: number | null;
   /** Maximum rotation in degrees (angle uniform in [−r, r]); 0 for none. */
   rotation: number;
   /** Random horizontal flip with probability ½. */
   flip: boolean;
-  /** Zero padding of a random crop back to the same size; 0 for no crop. */
+  /** Zero padding of a random crop (to `cropSize`, else back to the same size); 0 for none. */
   cropPadding: number;
   /** Flip before the crop (FashionMNIST's order) instead of after it (CIFAR's). */
   flipFirst: boolean;
@@ -173,7 +189,15 @@ export type Recipe = {
  */
 export function recipeFor(name: string, train: boolean): Recipe {
   const kind = datasetKind(name);
-  const none: Recipe = { resize: null, rotation: 0, flip: false, cropPadding: 0, flipFirst: false };
+  const none: Recipe = {
+    resize: null,
+    shorterSide: null,
+    cropSize: null,
+    rotation: 0,
+    flip: false,
+    cropPadding: 0,
+    flipFirst: false,
+  };
   switch (kind) {
     case "mnist":
       return { ...none, resize: 32, rotation: train ? 25 : 0 };
@@ -193,6 +217,10 @@ export function recipeFor(name: string, train: boolean): Recipe {
       return train ? { ...none, flip: true, cropPadding: 8, flipFirst: true } : none;
     case "stl10": // the issue's order: flip, then crop 96 with padding 4
       return train ? { ...none, flip: true, cropPadding: 4, flipFirst: true } : none;
+    case "imagenet": // Resize(256), then flip and RandomCrop(224, padding=4) / CenterCrop(224)
+      return train
+        ? { ...none, shorterSide: 256, cropSize: 224, flip: true, cropPadding: 4, flipFirst: true }
+        : { ...none, shorterSide: 256, cropSize: 224 };
     case "synthetic":
     case "mnist1d":
       return none;
@@ -479,11 +507,12 @@ export function normalisationTable(mean: number, std: number): Float32Array {
 }
 
 /**
- * Writes one h×w image with `outC` channels into `dst` at `offset`: output (y, x) reads source
- * pixel (y + dy, (flip ? w−1−x : x) + dx) of the h×w×c uint8 `src` (0 outside it: zero padding),
- * channel `min(ch, c−1)` (so grayscale is replicated), through `tables[ch]`
- * ({@link normalisationTable}). A random crop of padding p at (top, left) followed by a flip is
- * dy = top − p, dx = left − p; a flip followed by the crop is dx = p − left.
+ * Writes one outH×outW image (default h×w) with `outC` channels into `dst` at `offset`: output
+ * (y, x) reads source pixel (y + dy, (flip ? outW−1−x : x) + dx) of the h×w×c uint8 `src` (0
+ * outside it: zero padding), channel `min(ch, c−1)` (so grayscale is replicated), through
+ * `tables[ch]` ({@link normalisationTable}). A crop of padding p at (top, left) of the padded
+ * image followed by a flip is dy = top − p, dx = left − p; a flip followed by the crop is
+ * dx = w − outW + p − left (p − left for a crop back to the same size).
  *
  * @example
  * ```ts
@@ -505,16 +534,18 @@ export function gatherNormalise(
   outC: number,
   dst: Float32Array,
   offset: number,
+  outH: number = h,
+  outW: number = w,
 ): void {
   let o = offset;
   const t0 = tables[0], t1 = tables[Math.min(1, tables.length - 1)];
   const t2 = tables[Math.min(2, tables.length - 1)];
-  for (let y = 0; y < h; y++) {
+  for (let y = 0; y < outH; y++) {
     const sy = y + dy;
     const inside = sy >= 0 && sy < h;
     const row = sy * w;
-    for (let x = 0; x < w; x++) {
-      const sx = (flip ? w - 1 - x : x) + dx;
+    for (let x = 0; x < outW; x++) {
+      const sx = (flip ? outW - 1 - x : x) + dx;
       const ok = inside && sx >= 0 && sx < w;
       const s = (row + sx) * c;
       if (outC === 3 && c === 1) {
@@ -614,10 +645,38 @@ export type TransformOptions = {
 const folderStats = new WeakMap<DatasetSplit, Normalisation>();
 
 /**
+ * Python 3's `round()`: halves to even (torchvision's `CenterCrop` offsets).
+ *
+ * @example
+ * ```ts
+ * roundHalfEven(2.5); // 2
+ * roundHalfEven(3.5); // 4
+ * ```
+ */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The size torchvision's `Resize(n)` gives an h×w image: the shorter side n, the longer
+ * ⌊n·long/short⌋, as [height, width].
+ *
+ * @example
+ * ```ts
+ * shorterSideSize(375, 500, 256); // [256, 341]
+ * ```
+ */
+export function shorterSideSize(h: number, w: number, n: number): [number, number] {
+  return h <= w ? [n, Math.floor((n * w) / h)] : [Math.floor((n * h) / w), n];
+}
+
+/**
  * The transform of one split: `apply(indices, rng)` turns those samples into a float32 batch,
  * NHWC [B, H, W, 3] for images (grayscale replicated to 3 channels) or [B, d] features for
  * `synthetic` (copied unchanged), ready for `tf.tensor4d(x, [B, ...sampleShape])`.
- * Scratch buffers are allocated once per transform.
+ * A file-backed split (`files`) has each image read and decoded here, when its batch is made.
+ * Scratch buffers are allocated once per transform (grown to the largest image seen).
  *
  * @example
  * ```ts
@@ -649,10 +708,10 @@ export class BatchTransform {
   readonly #h: number;
   readonly #w: number;
   readonly #c: number;
-  readonly #side: [number, number];
-  readonly #tmp: Uint8Array;
-  readonly #resized: Uint8Array;
-  readonly #rotated: Uint8Array;
+  /** The output's [height, width]. */
+  readonly #out: [number, number];
+  /** Scratch: resize's horizontal pass, the square resize, the shorter-side resize, rotation. */
+  readonly #scratch: Uint8Array[] = [0, 1, 2, 3].map(() => new Uint8Array(0));
 
   /** Validates the split and precomputes tables and scratch buffers. */
   constructor(split: DatasetSplit, options: TransformOptions = {}) {
@@ -661,7 +720,10 @@ export class BatchTransform {
     this.train = train;
     this.#split = split;
     this.recipe = options.recipe ?? recipeFor(kind, train);
-    if (kind === "synthetic" || kind === "mnist1d" || split.images === null) {
+    const files = split.files ?? null;
+    if (
+      kind === "synthetic" || kind === "mnist1d" || (split.images === null && files === null)
+    ) {
       if (!split.features || split.sampleShape.length !== 1) {
         throw new InvalidArgumentError(
           "split",
@@ -672,8 +734,7 @@ export class BatchTransform {
       this.sampleLength = split.sampleShape[0];
       this.normalisation = null;
       this.#h = this.#w = this.#c = 0;
-      this.#side = [0, 0];
-      this.#tmp = this.#resized = this.#rotated = new Uint8Array(0);
+      this.#out = [0, 0];
       return;
     }
     if (split.sampleShape.length !== 3) {
@@ -682,19 +743,42 @@ export class BatchTransform {
         `${split.name} images need sampleShape [H, W, C], got [${split.sampleShape}]`,
       );
     }
-    const [h, w, c] = split.sampleShape;
-    if (split.images.length !== split.length * h * w * c) {
-      throw new InvalidArgumentError(
-        "split",
-        `${split.name}: ${split.images.length} bytes of images for ${split.length}×${h}×${w}×${c}`,
-      );
+    const { resize, shorterSide, cropSize } = this.recipe;
+    if (files !== null) {
+      if (files.length !== split.length || split.labels.length !== split.length) {
+        throw new InvalidArgumentError(
+          "split",
+          `${split.name}: ${files.length} files and ${split.labels.length} labels for ${split.length} samples`,
+        );
+      }
+      if (cropSize === null) {
+        throw new InvalidArgumentError(
+          "recipe",
+          `${split.name} is read from image files of any size: its recipe needs a cropSize`,
+        );
+      }
+      this.#h = this.#w = 0; // per image
+      this.#c = 3;
+    } else {
+      const [h, w, c] = split.sampleShape;
+      if (split.images!.length !== split.length * h * w * c) {
+        throw new InvalidArgumentError(
+          "split",
+          `${split.name}: ${
+            split.images!.length
+          } bytes of images for ${split.length}×${h}×${w}×${c}`,
+        );
+      }
+      this.#h = h;
+      this.#w = w;
+      this.#c = c;
     }
-    this.#h = h;
-    this.#w = w;
-    this.#c = c;
-    const r = this.recipe.resize;
-    this.#side = r === null ? [h, w] : [r, r];
-    const [oh, ow] = this.#side;
+    // The stored size through the resizes to the output (every in-memory image has one size).
+    let [oh, ow] = files !== null ? [0, 0] : [this.#h, this.#w];
+    if (resize !== null) [oh, ow] = [resize, resize];
+    if (shorterSide !== null && files === null) [oh, ow] = shorterSideSize(oh, ow, shorterSide);
+    if (cropSize !== null) [oh, ow] = [cropSize, cropSize];
+    this.#out = [oh, ow];
     this.sampleShape = [oh, ow, 3];
     this.sampleLength = oh * ow * 3;
     let norm = options.normalisation;
@@ -725,9 +809,30 @@ export class BatchTransform {
       const i = Math.min(ch, norm.mean.length - 1);
       this.#tables.push(normalisationTable(norm.mean[i], norm.std[i]));
     }
-    this.#tmp = new Uint8Array(h * ow * c);
-    this.#resized = new Uint8Array(oh * ow * c);
-    this.#rotated = new Uint8Array(oh * ow * c);
+  }
+
+  /** Scratch buffer `i`, grown to at least `n` bytes. */
+  #buffer(i: number, n: number): Uint8Array {
+    if (this.#scratch[i].length < n) this.#scratch[i] = new Uint8Array(n);
+    return this.#scratch[i];
+  }
+
+  /** Sample `i`'s stored image: [pixels, height, width] (a file-backed one read and decoded). */
+  #image(i: number): [Uint8Array, number, number] {
+    const files = this.#split.files;
+    if (files !== undefined) {
+      const path = files[i];
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(path);
+      } catch (e) {
+        throw new DatasetError(path, `unreadable image (${(e as Error).message})`, { cause: e });
+      }
+      const img = decodeImage(bytes, path);
+      return [img.data, img.height, img.width];
+    }
+    const n = this.#h * this.#w * this.#c;
+    return [this.#split.images!.subarray(i * n, (i + 1) * n), this.#h, this.#w];
   }
 
   /**
@@ -746,35 +851,55 @@ export class BatchTransform {
         throw new InvalidArgumentError("indices", `sample ${i} is outside [0, ${split.length})`);
       }
     }
-    if (split.images === null) {
+    if (split.images === null && split.files === undefined) {
       const f = split.features!;
       for (let b = 0; b < B; b++) x.set(f.subarray(indices[b] * L, (indices[b] + 1) * L), b * L);
       return x;
     }
-    const { resize, rotation, flip, cropPadding: p, flipFirst } = this.recipe;
+    const { resize, shorterSide, rotation, flip, cropPadding: p, flipFirst } = this.recipe;
     if ((rotation > 0 || flip || p > 0) && !rng) {
       throw new InvalidArgumentError("rng", "the training augmentation needs a seeded Rng");
     }
-    const h = this.#h, w = this.#w, c = this.#c, [oh, ow] = this.#side;
-    const n = h * w * c;
+    const c = this.#c, [oh, ow] = this.#out;
     for (let b = 0; b < B; b++) {
-      let img = split.images.subarray(indices[b] * n, (indices[b] + 1) * n);
-      if (resize !== null && (oh !== h || ow !== w)) {
-        img = resizeBilinearU8(img, h, w, c, oh, ow, this.#resized, this.#tmp);
+      let [img, h, w] = this.#image(indices[b]);
+      if (resize !== null && (resize !== h || resize !== w)) {
+        const dst = this.#buffer(1, resize * resize * c);
+        img = resizeBilinearU8(img, h, w, c, resize, resize, dst, this.#buffer(0, h * resize * c));
+        h = w = resize;
+      }
+      if (shorterSide !== null) {
+        const [sh, sw] = shorterSideSize(h, w, shorterSide);
+        if (sh !== h || sw !== w) {
+          const dst = this.#buffer(2, sh * sw * c);
+          img = resizeBilinearU8(img, h, w, c, sh, sw, dst, this.#buffer(0, h * sw * c));
+          [h, w] = [sh, sw];
+        }
       }
       if (rotation > 0) {
         const angle = -rotation + 2 * rotation * rng!.uniform();
-        img = rotateNearestU8(img, oh, ow, c, angle, this.#rotated);
+        img = rotateNearestU8(img, h, w, c, angle, this.#buffer(3, h * w * c));
       }
-      let dy = 0, dx = 0, flipped = false;
+      if (h + 2 * p < oh || w + 2 * p < ow) {
+        const where = split.files?.[indices[b]] ?? `sample ${indices[b]}`;
+        throw new InvalidArgumentError(
+          "image",
+          `${where}: ${h}×${w} after resizing, smaller than the ${oh}×${ow} crop`,
+        );
+      }
+      let top: number, left: number, flipped = false;
       if (flip && flipFirst) flipped = rng!.uniform() < 0.5;
       if (p > 0) {
-        dy = Math.floor(rng!.uniform() * (2 * p + 1)) - p;
-        const left = Math.floor(rng!.uniform() * (2 * p + 1));
-        dx = flipped ? p - left : left - p;
+        top = Math.floor(rng!.uniform() * (h + 2 * p - oh + 1));
+        left = Math.floor(rng!.uniform() * (w + 2 * p - ow + 1));
+      } else {
+        top = roundHalfEven((h - oh) / 2);
+        left = roundHalfEven((w - ow) / 2);
       }
+      const beforeCrop = flipped;
       if (flip && !flipFirst) flipped = rng!.uniform() < 0.5;
-      gatherNormalise(img, oh, ow, c, dy, dx, flipped, this.#tables, 3, x, b * L);
+      const dy = top - p, dx = beforeCrop ? w - ow + p - left : left - p;
+      gatherNormalise(img, h, w, c, dy, dx, flipped, this.#tables, 3, x, b * L, oh, ow);
     }
     return x;
   }

@@ -65,3 +65,32 @@ export function assertThrows<E extends Error>(
   }
   throw new nodeAssert.AssertionError({ message: `expected ${ErrorClass.name} to be thrown` });
 }
+
+/**
+ * Expects the promise of `fn` to reject with an instance of `ErrorClass` whose message contains
+ * every string in `includes`; returns the error.
+ */
+export async function assertRejects<E extends Error>(
+  fn: () => Promise<unknown>,
+  // deno-lint-ignore no-explicit-any
+  ErrorClass: new (...args: any[]) => E,
+  ...includes: string[]
+): Promise<E> {
+  let error: unknown = null, rejected = false;
+  try {
+    await fn();
+  } catch (e) {
+    error = e;
+    rejected = true;
+  }
+  if (!rejected) {
+    throw new nodeAssert.AssertionError({ message: `expected ${ErrorClass.name} to be thrown` });
+  }
+  return assertThrows(
+    () => {
+      throw error;
+    },
+    ErrorClass,
+    ...includes,
+  );
+}

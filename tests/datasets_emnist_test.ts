@@ -108,6 +108,8 @@ Deno.test("emnist: upright images from a verified gzip.zip, 47 classes, its tran
     assertEquals(EMNIST_BALANCED_CLASSES.length, 47);
     assertEquals(recipeFor("emnist", true), {
       resize: 32,
+      shorterSide: null,
+      cropSize: null,
       rotation: 0,
       flip: false,
       cropPadding: 0,

@@ -72,6 +72,8 @@ Deno.test("stl10: column-major planes become HWC; labels 1–10 become 0–9; ba
 Deno.test("stl10: the paper's transforms", () => {
   assertEquals(recipeFor("stl10", true), {
     resize: null,
+    shorterSide: null,
+    cropSize: null,
     rotation: 0,
     flip: true,
     cropPadding: 4,
@@ -79,6 +81,8 @@ Deno.test("stl10: the paper's transforms", () => {
   });
   assertEquals(recipeFor("stl10", false), {
     resize: null,
+    shorterSide: null,
+    cropSize: null,
     rotation: 0,
     flip: false,
     cropPadding: 0,

@@ -146,6 +146,8 @@ Deno.test("mat: what the reader does not read is an error naming the file and th
 Deno.test("svhn: transforms; files already there are read only with the published MD5 (the task refuses others)", async () => {
   assertEquals(recipeFor("svhn", true), {
     resize: null,
+    shorterSide: null,
+    cropSize: null,
     rotation: 25,
     flip: false,
     cropPadding: 0,

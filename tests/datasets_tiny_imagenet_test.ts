@@ -56,6 +56,8 @@ Deno.test("tiny-imagenet: train/ and val/ class folders at 64×64; its transform
     assertEquals(data.train.images![(0 * 64 + 1) * 3 + 2], ((4 + 2) * 3) & 0xff);
     assertEquals(recipeFor("tiny-imagenet", true), {
       resize: null,
+      shorterSide: null,
+      cropSize: null,
       rotation: 0,
       flip: true,
       cropPadding: 8,

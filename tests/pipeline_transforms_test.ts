@@ -266,6 +266,8 @@ Deno.test("crop with zero padding and flip, fused with normalisation", () => {
 Deno.test("recipes follow docs/method.md section 9", () => {
   assertEquals(recipeFor("mnist", true), {
     resize: 32,
+    shorterSide: null,
+    cropSize: null,
     rotation: 25,
     flip: false,
     cropPadding: 0,
@@ -274,6 +276,8 @@ Deno.test("recipes follow docs/method.md section 9", () => {
   assertEquals(recipeFor("mnist", false).rotation, 0);
   assertEquals(recipeFor("FashionMNIST", true), {
     resize: 32,
+    shorterSide: null,
+    cropSize: null,
     rotation: 0,
     flip: true,
     cropPadding: 4,
@@ -281,6 +285,8 @@ Deno.test("recipes follow docs/method.md section 9", () => {
   });
   assertEquals(recipeFor("cifar100", true), {
     resize: null,
+    shorterSide: null,
+    cropSize: null,
     rotation: 0,
     flip: true,
     cropPadding: 4,
@@ -289,7 +295,7 @@ Deno.test("recipes follow docs/method.md section 9", () => {
   assertEquals(recipeFor("cifar10", false).cropPadding, 0);
   assertEquals(recipeFor("folder", true).cropPadding, 4);
   assertEquals(datasetKind("CIFAR-10"), "cifar10");
-  assertThrows(() => datasetKind("imagenet"), InvalidArgumentError, "unknown dataset");
+  assertThrows(() => datasetKind("imagenet-21k"), InvalidArgumentError, "unknown dataset");
   assertEquals(NORMALISATION["fashion-mnist"], { mean: [0.2860], std: [0.3530] });
 });
 

@@ -100,7 +100,7 @@ export const FLAGS: readonly FlagSpec[] = [
     key: "dataset",
     kind: "string",
     help:
-      "mnist | fashion-mnist | cifar10 | cifar100 | stl10 | svhn | emnist | tiny-imagenet | mnist1d | synthetic | folder",
+      "mnist | fashion-mnist | cifar10 | cifar100 | stl10 | svhn | emnist | tiny-imagenet | imagenet | mnist1d | synthetic | folder",
   },
   {
     flag: "model",

@@ -77,7 +77,9 @@ export type EvaluationBatch = { h: tf.Tensor2D; labels: Int32Array; indices: Int
 
 /**
  * The split's clean inputs, batch by batch, in dataset order: the evaluation transform
- * (resize and normalise only), whatever transform the training uses.
+ * (resize and normalise only), whatever transform the training uses. With `reuseOutput` every
+ * batch is written into one buffer: only when each batch's data is consumed (and any tensor
+ * made from it disposed) before the next is requested.
  *
  * @example
  * ```ts
@@ -90,6 +92,7 @@ export type EvaluationBatch = { h: tf.Tensor2D; labels: Int32Array; indices: Int
 export function evaluationInputs(
   split: DatasetSplit,
   options: EvaluationOptions,
+  reuseOutput = false,
 ): Generator<Batch> {
   const transform = new BatchTransform(split, {
     train: false,
@@ -102,6 +105,7 @@ export function evaluationInputs(
     transform,
     stratified: false,
     sampleSize: options.sampleSize,
+    reuseOutput,
   });
 }
 
@@ -129,7 +133,9 @@ export async function* evaluationBatches(
   split: DatasetSplit,
   options: EvaluationOptions,
 ): AsyncGenerator<EvaluationBatch> {
-  for (const batch of evaluationInputs(split, options)) {
+  // Each batch's input tensor is disposed (in the tidy) before the next batch is made, so one
+  // buffer serves every batch: less garbage per batch (154 MB at ImageNet's 256×224×224×3).
+  for (const batch of evaluationInputs(split, options, true)) {
     const h = tf.tidy(() => {
       const x = net.inputs === "indices"
         ? tf.tensor1d(batch.indices, "int32")

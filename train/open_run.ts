@@ -644,7 +644,7 @@ function runPathOf(request: TrainRequest): string {
 
 /** Refuses a network that needs images on feature vectors (before anything is written). */
 function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
-  const images = split.images !== null;
+  const images = split.images !== null || split.files !== undefined;
   if (IMAGE_BACKBONES.includes(config.model) && !images) {
     throw new InvalidArgumentError(
       "--model",

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { peakRssMiB } from "../core/memory.ts";
 import { tf } from "../nets/tf.ts";
 import type { TrainRequest } from "./config.ts";
 import { trainEpoch } from "./epoch.ts";
@@ -149,6 +150,7 @@ async function epochs(
       epoch,
       ...result.means,
       seconds: result.seconds,
+      inputSeconds: result.inputSeconds,
     };
     let accuracies = "";
     if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
@@ -169,6 +171,8 @@ async function epochs(
       });
       lastCheckpoint = `epoch ${epoch} (${names.model})`;
     }
+    const peak = peakRssMiB(); // after the evaluation and the checkpoint
+    if (peak !== null) record.peakRssMiB = peak;
     await runDir.appendJsonLine("epochs.jsonl", record);
     done = epoch;
     await run.log(
