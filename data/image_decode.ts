@@ -1,7 +1,9 @@
 /**
  * Image decoding for the image-folder datasets (`folder`, `tiny-imagenet`, `imagenet`): PNG
- * (pure-JS `pngjs`) and JPEG (pure-JS `jpeg-js`) to RGB, with the size of a hostile file checked
- * before anything is allocated.
+ * (pure-JS `pngjs`) and JPEG (the system's libjpeg-turbo through FFI when it can be loaded —
+ * Pillow's own decoder, so Pillow's pixels — else pure-JS `jpeg-js`, whose pixels may differ from
+ * Pillow's by a few levels) to RGB, with the size of a hostile file checked before anything is
+ * allocated.
  *
  * @module
  */
@@ -9,6 +11,7 @@ import { Buffer } from "node:buffer";
 import pngjs from "npm:pngjs@7.0.0";
 import jpeg from "npm:jpeg-js@0.4.4";
 import { DatasetError } from "./dataset.ts";
+import { turboJpeg } from "./turbojpeg.ts";
 
 /**
  * An RGB image: `data` is height×width×3 uint8, row-major.
@@ -78,7 +81,8 @@ function checkPngSize(bytes: Uint8Array, path: string): void {
 }
 
 /**
- * Decodes a PNG or JPEG (recognised by its signature) to RGB. Throws {@link DatasetError}
+ * Decodes a PNG or JPEG (recognised by its signature) to RGB (a JPEG by libjpeg-turbo when
+ * data/turbojpeg.ts can load it, else by jpeg-js). Throws {@link DatasetError}
  * naming `path` when the bytes are neither, do not decode, or declare more than
  * {@link MAX_IMAGE_PIXELS} pixels.
  *
@@ -100,6 +104,8 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
       height = png.height;
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
     } else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+      const fast = turboJpeg()?.decode(bytes, path, MAX_IMAGE_PIXELS);
+      if (fast) return fast;
       const img = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: true,

@@ -346,6 +346,20 @@ export function resizeBilinearU8(
       const row = y * w * c, orow = y * outW * c;
       for (let xx = 0; xx < outW; xx++) {
         const xmin = bounds[2 * xx], n = bounds[2 * xx + 1], kb = xx * ksize;
+        if (c === 3) { // the three channels in one pass over the taps (same sums, 2× faster)
+          let s0 = HALF, s1 = HALF, s2 = HALF;
+          for (let x = 0, q = row + xmin * 3; x < n; x++, q += 3) {
+            const wt = weights[kb + x];
+            s0 += src[q] * wt;
+            s1 += src[q + 1] * wt;
+            s2 += src[q + 2] * wt;
+          }
+          const o = orow + xx * 3;
+          target[o] = clip8(s0);
+          target[o + 1] = clip8(s1);
+          target[o + 2] = clip8(s2);
+          continue;
+        }
         for (let ch = 0; ch < c; ch++) {
           let ss = HALF;
           for (let x = 0; x < n; x++) ss += src[row + (xmin + x) * c + ch] * weights[kb + x];
@@ -359,14 +373,17 @@ export function resizeBilinearU8(
   if (outH !== h) {
     const { bounds, weights, ksize } = bilinearCoefficients(h, outH);
     const rowLen = curW * c;
+    // Row by row into integer sums (< 2^31: exact), each input row read contiguously.
+    const sums = new Int32Array(rowLen);
     for (let yy = 0; yy < outH; yy++) {
       const ymin = bounds[2 * yy], n = bounds[2 * yy + 1], kb = yy * ksize;
       const orow = yy * rowLen;
-      for (let i = 0; i < rowLen; i++) {
-        let ss = HALF;
-        for (let y = 0; y < n; y++) ss += cur[(ymin + y) * rowLen + i] * weights[kb + y];
-        dst[orow + i] = clip8(ss);
+      sums.fill(HALF);
+      for (let y = 0; y < n; y++) {
+        const wt = weights[kb + y], irow = (ymin + y) * rowLen;
+        for (let i = 0; i < rowLen; i++) sums[i] += cur[irow + i] * wt;
       }
+      for (let i = 0; i < rowLen; i++) dst[orow + i] = clip8(sums[i]);
     }
   } else if (cur === src) {
     dst.set(src.subarray(0, h * w * c));

@@ -98,6 +98,7 @@ class Sandbox {
         "--allow-read",
         "--allow-write",
         "--allow-env",
+        "--allow-ffi", // the JPEG target decodes with libjpeg-turbo, as training does
         new URL("./child.ts", import.meta.url).pathname,
       ],
       stdin: "piped",

@@ -26,6 +26,7 @@ import {
   gzip,
 } from "../data/fixtures.ts";
 import { decodeImage } from "../data/folder.ts";
+import { useTurboJpeg } from "../data/turbojpeg.ts";
 import { gunzipStream } from "../data/gzip.ts";
 import { gunzip, parseIdxImages, parseIdxLabels } from "../data/idx.ts";
 import { readMat } from "../data/mat.ts";
@@ -115,6 +116,20 @@ async function scratchRun(): Promise<RunDirectory> {
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
+
+/** A JPEG target: an 8×6 jpeg-js-encoded corpus; fields are the bytes after each marker. */
+function jpegTarget(name: string, run: (bytes: Uint8Array) => unknown): FuzzTarget {
+  return {
+    name,
+    corpus: () => Promise.resolve([new Uint8Array(jpeg.encode(rgbaImage(8, 6), 90).data)]),
+    fields: (f) => {
+      const out: number[] = [];
+      for (let i = 0; i + 1 < f.length; i++) if (f[i] === 0xff && f[i + 1] !== 0) out.push(i + 2);
+      return out.slice(0, 32);
+    },
+    run,
+  };
+}
 
 /**
  * Every fuzzed format: safetensors, IDX (plain and gzip), CIFAR pickles and binaries, tar (plain
@@ -251,16 +266,15 @@ export const TARGETS: FuzzTarget[] = [
     },
     run: (bytes) => decodeImage(bytes, "fuzz.png"),
   },
-  {
-    name: "jpeg",
-    corpus: () => Promise.resolve([new Uint8Array(jpeg.encode(rgbaImage(8, 6), 90).data)]),
-    fields: (f) => {
-      const out: number[] = [];
-      for (let i = 0; i + 1 < f.length; i++) if (f[i] === 0xff && f[i + 1] !== 0) out.push(i + 2);
-      return out.slice(0, 32);
-    },
-    run: (bytes) => decodeImage(bytes, "fuzz.jpg"),
-  },
+  jpegTarget("jpeg", (bytes) => decodeImage(bytes, "fuzz.jpg")), // libjpeg-turbo where it loads
+  jpegTarget("jpeg-js", (bytes) => { // the pure-JS fallback
+    useTurboJpeg(false);
+    try {
+      return decodeImage(bytes, "fuzz.jpg");
+    } finally {
+      useTurboJpeg(true);
+    }
+  }),
   {
     name: "mat",
     corpus: async () => [
