@@ -5,7 +5,8 @@
  *
  * Randomness comes only from the project's seeded {@link Rng}, in independent streams derived by
  * {@link deriveSeed}: stream 0 of (seed, epoch) shuffles the epoch; the pipeline's augmentation
- * uses stream 1 of (seed, epoch, batch); a seeded subset uses stream 2 of (seed).
+ * uses stream 1 of (seed, epoch, batch); a seeded subset uses stream 2 of (seed); the label noise
+ * stream 3; the second batches of `--implicit_forward_bs` stream 4 of (seed, cycle).
  *
  * @module
  */
@@ -22,7 +23,13 @@ import { Rng } from "../core/random.ts";
  * new Rng(deriveSeed(seed, STREAM.augment, epoch, batch));
  * ```
  */
-export const STREAM = { shuffle: 0, augment: 1, subset: 2, labelNoise: 3 } as const;
+export const STREAM = {
+  shuffle: 0,
+  augment: 1,
+  subset: 2,
+  labelNoise: 3,
+  implicitForward: 4,
+} as const;
 
 /**
  * A seed for an independent random stream, derived by hashing `seed` with `parts` (non-negative

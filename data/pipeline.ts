@@ -150,6 +150,19 @@ export function epochPlan(split: DatasetSplit, options: PipelineOptions): EpochP
  */
 export function* batches(split: DatasetSplit, options: PipelineOptions): Generator<Batch> {
   const plan = epochPlan(split, options);
+  const make = batchMaker(split, options);
+  for (let b = options.startBatch ?? 0; b < plan.batches.length; b++) yield make(plan, b);
+}
+
+/**
+ * Makes batch b of a plan: its samples through the transform, augmentation drawn from
+ * stream `augment` of (seed, options.epoch, b) — seed default `options.seed` — into a reused
+ * buffer with `reuseOutput`.
+ */
+function batchMaker(
+  split: DatasetSplit,
+  options: PipelineOptions,
+): (plan: EpochPlan, b: number, seed?: number) => Batch {
   const transform = options.transform ??
     new BatchTransform(split, {
       train: trainingPass(options),
@@ -157,8 +170,7 @@ export function* batches(split: DatasetSplit, options: PipelineOptions): Generat
     });
   const L = transform.sampleLength;
   let shared: Float32Array | null = null;
-  const count = plan.batches.length;
-  for (let b = options.startBatch ?? 0; b < count; b++) {
+  return (plan, b, seed = options.seed) => {
     const indices = plan.batches[b];
     const B = indices.length;
     let x: Float32Array;
@@ -168,10 +180,53 @@ export function* batches(split: DatasetSplit, options: PipelineOptions): Generat
     } else {
       x = new Float32Array(B * L);
     }
-    const rng = new Rng(deriveSeed(options.seed, STREAM.augment, options.epoch, b));
+    const rng = new Rng(deriveSeed(seed, STREAM.augment, options.epoch, b));
     transform.apply(indices, rng, x);
     const labels = new Int32Array(B);
     for (let i = 0; i < B; i++) labels[i] = split.labels[indices[i]];
-    yield { x, shape: [B, ...transform.sampleShape], labels, indices, batch: b, batches: count };
-  }
+    const count = plan.batches.length;
+    return { x, shape: [B, ...transform.sampleShape], labels, indices, batch: b, batches: count };
+  };
+}
+
+/**
+ * The second batches of `--implicit_forward_bs`: `(b) =>` the batch of `batchSize` samples that
+ * goes with training batch b of the epoch `options` describes. They come from epoch plans of
+ * their own (the same shuffling, stratification and `--sample_size` subset, and the training
+ * augmentation), seeded from stream `implicitForward` of (seed, cycle): when the training batches
+ * outnumber them, cycle c serves training batches c·n₂ … (c+1)·n₂ − 1, a new order each cycle.
+ * A function of (seed, epoch, b), so a resumed epoch regenerates them exactly.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "./load.ts";
+ * const data = await loadDataset("cifar10", { dataDir: "~/data" });
+ * const options = { batchSize: 256, seed: 1, epoch: 0, train: true, stratified: true };
+ * const second = forwardBatches(data.train, options, 1024);
+ * for (const batch of batches(data.train, options)) {
+ *   const fed = second(batch.batch); // 1024 samples feeding the implicit head's average
+ * }
+ * ```
+ */
+export function forwardBatches(
+  split: DatasetSplit,
+  options: PipelineOptions,
+  batchSize: number,
+): (b: number) => Batch {
+  const planOf = (cycle: number) => {
+    const seed = deriveSeed(options.seed, STREAM.implicitForward, cycle);
+    return { seed, plan: epochPlan(split, { ...options, batchSize, seed }) };
+  };
+  let current = { cycle: 0, ...planOf(0) };
+  const make = batchMaker(split, options);
+  return (b) => {
+    if (!(Number.isSafeInteger(b) && b >= 0)) {
+      throw new InvalidArgumentError("batch", `must be a non-negative integer, got ${b}`);
+    }
+    const n = current.plan.batches.length;
+    const cycle = Math.floor(b / n);
+    if (cycle !== current.cycle) current = { cycle, ...planOf(cycle) };
+    // The augmentation of a second batch is drawn from its own plan's seed.
+    return make(current.plan, b % n, current.seed);
+  };
 }

@@ -32,39 +32,52 @@ function referenceLoss(
   labels: number[],
   s: RefState,
   average: "ema" | "cma",
+  fed?: { raw: Float64Array; labels: number[] },
 ): number {
-  return referenceForward(raw, labels, s, average).loss;
+  return referenceForward(raw, labels, s, average, fed).loss;
 }
 
-/** The float64 forward: the node's input Y, the loss and the state it commits. */
-function referenceForward(
-  raw: Float64Array,
-  labels: number[],
-  s: RefState,
-  average: "ema" | "cma",
-): { Y: Matrix; loss: number; next: RefState } {
-  // h = τ·h_raw/‖h_raw‖
-  const h = new Float64Array(N * d);
-  for (let i = 0; i < N; i++) {
+/** h = τ·h_raw/‖h_raw‖ row by row, and the rows' mean μ. */
+function normalised(raw: Float64Array): { h: Float64Array; mu: Float64Array } {
+  const rows = raw.length / d;
+  const h = new Float64Array(raw.length);
+  for (let i = 0; i < rows; i++) {
     let n = 0;
     for (let j = 0; j < d; j++) n += raw[i * d + j] ** 2;
     n = Math.sqrt(n);
     for (let j = 0; j < d; j++) h[i * d + j] = (TAU * raw[i * d + j]) / n;
   }
   const mu = new Float64Array(d);
-  for (let i = 0; i < N; i++) for (let j = 0; j < d; j++) mu[j] += h[i * d + j] / N;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) mu[j] += h[i * d + j] / rows;
+  return { h, mu };
+}
+
+/**
+ * The float64 forward: the node's input Y, the loss and the state it commits. The average is
+ * fed by `fed` (a second batch, `--implicit_forward_bs`) when given, else by the batch itself.
+ */
+function referenceForward(
+  raw: Float64Array,
+  labels: number[],
+  s: RefState,
+  average: "ema" | "cma",
+  fed?: { raw: Float64Array; labels: number[] },
+): { Y: Matrix; loss: number; next: RefState } {
+  const { h, mu } = normalised(raw);
+  const fedLabels = fed?.labels ?? labels;
+  const { h: hf, mu: muf } = fed === undefined ? { h, mu } : normalised(fed.raw);
   const t = s.step + 1;
   const alpha = Math.max(2 / (t + 1), 1e-4);
   const Ybar = new Float64Array(K * d);
   for (let k = 0; k < K; k++) {
-    const members = labels.map((y, i) => (y === k ? i : -1)).filter((i) => i >= 0);
+    const members = fedLabels.map((y, i) => (y === k ? i : -1)).filter((i) => i >= 0);
     const C = new Float64Array(d), prev = s.running.slice(k * d, (k + 1) * d);
     if (members.length > 0) {
-      for (const i of members) for (let j = 0; j < d; j++) C[j] += h[i * d + j] / members.length;
-      for (let j = 0; j < d; j++) C[j] -= mu[j];
+      for (const i of members) for (let j = 0; j < d; j++) C[j] += hf[i * d + j] / members.length;
+      for (let j = 0; j < d; j++) C[j] -= muf[j];
     } else if (!s.seen[k]) {
-      C.set(mu);
-      prev.set(mu);
+      C.set(muf);
+      prev.set(muf);
     } else {
       C.set(prev);
     }
@@ -99,7 +112,7 @@ function referenceForward(
     const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
     total += lse - z[labels[i]];
   }
-  const seen = s.seen.map((v, k) => v || labels.includes(k));
+  const seen = s.seen.map((v, k) => v || fedLabels.includes(k));
   return { Y, loss: total / N, next: { running: Ybar, seen, step: t, U } };
 }
 
@@ -232,5 +245,80 @@ Deno.test("implicit head: the test detects a missing implicit backward", () => {
     finiteDifference(raw, LABELS_1, initial, "ema"),
   );
   assert(err > 1e-2, `without the implicit gradient the error is only ${err}`);
+  head.dispose();
+});
+
+Deno.test("implicit head: a second batch feeds the average; gradients reach both batches", () => {
+  // --implicit_forward_bs: the average (and so U⋆) comes from a second batch of another size;
+  // the loss is the first batch's. Gradients with respect to both batches' raw features against
+  // float64 central differences of the reference fed by the second batch.
+  const head = implicitHead({
+    featureDim: d,
+    numClasses: K,
+    geometry: { solver: "closed-form", backward: "ddn" },
+  });
+  const LABELS_F = [2, 0, 1, 2, 0, 1, 2]; // 7 rows: not N
+  const raw = batch(3, LABELS_1);
+  const rng = new Rng(4);
+  const fedRaw = Float64Array.from(
+    { length: LABELS_F.length * d },
+    (_, i) => rng.normal() + (i % d === LABELS_F[Math.floor(i / d)] ? 3 : 0),
+  );
+  const initial: RefState = {
+    running: new Float64Array(K * d),
+    seen: [false, false, false],
+    step: 0,
+    U: null,
+  };
+  const fed = { raw: fedRaw, labels: LABELS_F };
+  const [gMain, gFed] = tf.tidy(() => {
+    const x = tf.tensor2d(Float32Array.from(raw), [N, d]);
+    const xf = tf.tensor2d(Float32Array.from(fedRaw), [LABELS_F.length, d]);
+    const y = tf.tensor1d(LABELS_1, "int32"), yf = tf.tensor1d(LABELS_F, "int32");
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+      const out = head.forward(normaliseFeatures(a as tf.Tensor2D, TAU), y, true, {
+        h: normaliseFeatures(b as tf.Tensor2D, TAU),
+        labels: yf,
+      });
+      return loss("CrossEntropyLoss", out.logits, y);
+    })([x, xf]);
+  });
+  const main = Float64Array.from(gMain.dataSync()), second = Float64Array.from(gFed.dataSync());
+  tf.dispose([gMain, gFed]);
+  // The first step's proximal anchor: the feasibility solution at the unperturbed input.
+  const s = {
+    ...initial,
+    U: nearestEtf(referenceForward(raw, LABELS_1, initial, "ema", fed).Y, { solver: "closed-form" })
+      .U,
+  };
+  const central = (f: (x: Float64Array) => number, x0: Float64Array) => {
+    const g = new Float64Array(x0.length), x = x0.slice(), h = 1e-6;
+    for (let i = 0; i < x0.length; i++) {
+      x[i] = x0[i] + h;
+      const up = f(x);
+      x[i] = x0[i] - h;
+      g[i] = (up - f(x)) / (2 * h);
+      x[i] = x0[i];
+    }
+    return g;
+  };
+  const fdMain = central((x) => referenceLoss(x, LABELS_1, s, "ema", fed), raw);
+  const fdFed = central(
+    (x) => referenceLoss(raw, LABELS_1, s, "ema", { raw: x, labels: LABELS_F }),
+    fedRaw,
+  );
+  assertAtMost(relativeError(main, fdMain), 1e-4, "gradient w.r.t. the training batch");
+  assertAtMost(relativeError(second, fdFed), 1e-4, "gradient w.r.t. the second batch");
+  assert(Math.hypot(...second) > 1e-3, "the second batch gets a gradient (through U⋆)");
+  // The committed average is the second batch's (class 2 is absent from the first).
+  head.afterStep();
+  const ref = referenceForward(raw, LABELS_1, initial, "ema", fed).next;
+  const st = head.getState();
+  assertEquals(Array.from(st.average.seen.dataSync(), (v) => v > 0), [true, true, true]);
+  assertAtMost(
+    relativeError(Float64Array.from(st.average.running.dataSync()), ref.running),
+    1e-5,
+    "running average vs the reference fed by the second batch",
+  );
   head.dispose();
 });

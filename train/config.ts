@@ -70,6 +70,11 @@ export type TrainConfig = {
   finalDivFactor: number;
   /** `--full_batch_mode`: every step takes the whole training set (one batch an epoch). */
   fullBatchMode: boolean;
+  /**
+   * `--implicit_forward_bs`: the size of a second batch per step whose features feed the implicit
+   * head's feature average (and so the ETF node), or null (the training batch's own).
+   */
+  implicitForwardBs: number | null;
 };
 
 /**
@@ -234,6 +239,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "one batch of the whole training set per step (as the UFM by default)",
   },
   {
+    flag: "implicit_forward_bs",
+    key: "implicitForwardBs",
+    kind: "int",
+    help: "implicit: a second batch of this size per step feeds the feature average (the ETF node)",
+  },
+  {
     flag: "imb_factor",
     key: "imbFactor",
     kind: "number",
@@ -348,6 +359,7 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     divFactor: 25,
     finalDivFactor: 1e4,
     fullBatchMode: false,
+    implicitForwardBs: null,
   };
 }
 
@@ -568,6 +580,7 @@ function validate(c: TrainConfig): void {
   atLeast("epochs", c.epochs, 1);
   atLeast("log_interval", c.logInterval, 1);
   atLeast("checkpoint_every", c.checkpointEvery, 1);
+  atLeast("implicit_forward_bs", c.implicitForwardBs, 1);
   atLeast("sample_size", c.sampleSize, 1);
   atLeast("width", c.width, 1);
   atLeast("depth", c.depth, 1);
@@ -646,7 +659,7 @@ const APPLIES: readonly {
     only: "--model resnet18|resnet34|resnet50",
   },
   {
-    keys: ["etfSolver", "etfBackward", "featureAverage"],
+    keys: ["etfSolver", "etfBackward", "featureAverage", "implicitForwardBs"],
     when: (c) => c.method === "implicit",
     only: "the implicit method",
   },

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { batches, epochPlan } from "../data/pipeline.ts";
+import { batches, epochPlan, forwardBatches } from "../data/pipeline.ts";
 import { tf } from "../nets/tf.ts";
 import { trainStep } from "../nets/training/train_step.ts";
 import { learningRate } from "../nets/optim/schedule.ts";
@@ -74,6 +74,19 @@ export async function trainEpoch(
     inputMs += performance.now() - t;
     return next.done ? null : next.value;
   };
+  const B2 = config.implicitForwardBs;
+  const second = B2 === null ? null : forwardBatches(run.data.train, options, B2);
+  /** The tensors of `--implicit_forward_bs`'s batch for training batch b. */
+  const averageInputs = (b: number) => {
+    if (second === null) return undefined;
+    const t = performance.now();
+    const fed = second(b);
+    inputMs += performance.now() - t;
+    return {
+      x: indices ? tf.tensor1d(fed.indices, "int32") : tf.tensor(fed.x, fed.shape),
+      labels: tf.tensor1d(fed.labels, "int32"),
+    };
+  };
   try {
     for (let batch = nextBatch(); batch !== null; batch = nextBatch()) {
       const x = indices ? tf.tensor1d(batch.indices, "int32") : tf.tensor(batch.x, batch.shape);
@@ -83,8 +96,9 @@ export async function trainEpoch(
         ? undefined
         : learningRate(run.lrSchedule, epoch - 1, globalStep);
       if (lr !== undefined) setup.optimiser.setLearningRate!(lr);
-      const m = await trainStep(setup, x, y);
-      tf.dispose([x, y]);
+      const average = averageInputs(batch.batch);
+      const m = await trainStep(setup, x, y, { average });
+      tf.dispose([x, y, average?.x, average?.labels].filter((t) => t !== undefined));
       globalStep++;
       if (!Number.isFinite(m.loss)) return { status: "diverged", loss: m.loss, globalStep };
       const n = batch.labels.length;

@@ -336,6 +336,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
   }
   // Validates the batching options before anything is written, naming the flags.
   const stepsPerEpoch = withFlagNames(() => epochPlan(split, pipeline)).batches.length;
+  checkForwardBatches(config, split, pipeline);
   const { setup, resolved, dispose } = createRunSetup(config, data, transform.sampleShape);
   let lrSchedule: LrSchedule | null;
   try {
@@ -653,6 +654,29 @@ function checkModelFitsData(config: TrainConfig, split: DatasetSplit): void {
           config.dataset === "synthetic" ? " (or ufm)" : ""
         }`,
     );
+  }
+}
+
+/** `--implicit_forward_bs`: its batches must hold every class when stratified, and fit the data. */
+function checkForwardBatches(
+  config: TrainConfig,
+  split: DatasetSplit,
+  pipeline: PipelineOptions,
+): void {
+  const size = config.implicitForwardBs;
+  if (size === null) return;
+  const K = split.numClasses;
+  if (config.stratifiedBatch && size < K) {
+    throw new InvalidArgumentError(
+      "--implicit_forward_bs",
+      `got ${size} < K = ${K}: stratified batches need every class in every batch`,
+    );
+  }
+  try {
+    epochPlan(split, { ...pipeline, batchSize: size });
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError) || e.argument !== "batchSize") throw e;
+    throw new InvalidArgumentError("--implicit_forward_bs", e.message.slice(e.argument.length + 2));
   }
 }
 

@@ -51,6 +51,22 @@ export type HeadOutput = {
 };
 
 /**
+ * The batch whose class means feed the implicit head's feature average: normalised features
+ * (N₂×d) and their labels — the training batch itself, or the second batch of
+ * `--implicit_forward_bs`.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * const average: AverageBatch = {
+ *   h: normaliseFeatures(tf.randomNormal<tf.Rank.R2>([16, 512]), 5),
+ *   labels: tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), "int32"),
+ * };
+ * ```
+ */
+export type AverageBatch = { h: tf.Tensor2D; labels: tf.Tensor1D };
+
+/**
  * The one classifier a checkpoint is evaluated with (docs/method.md section 2, "Evaluation"):
  * W (K×d, one row per class) and b (K); logits `z = h·Wᵀ + b`, whatever the batching.
  *
@@ -92,9 +108,15 @@ export interface Head {
   /**
    * Logits for normalised features h (N×d). `labels` are needed in training by the implicit
    * head (feature means). `training` false evaluates with {@link Head.classifier}, the same
-   * for every batch, changing nothing.
+   * for every batch, changing nothing. `average` (the implicit head, `--implicit_forward_bs`):
+   * the features and labels of a second batch that feed the feature average in place of h's.
    */
-  forward(h: tf.Tensor2D, labels: tf.Tensor1D | null, training: boolean): HeadOutput;
+  forward(
+    h: tf.Tensor2D,
+    labels: tf.Tensor1D | null,
+    training: boolean,
+    average?: AverageBatch,
+  ): HeadOutput;
   /**
    * The classifier evaluation uses, as new tensors the caller disposes. Standard: its W and b
    * (zeros without bias). Fixed and implicit: the current W and `b = −W·μ_G`, μ_G the mean

@@ -2,7 +2,9 @@
  * The implicit-ETF head, the paper's method (docs/method.md section 2.3): `W = M̃·U⋆ᵀ`,
  * `b = −W·μ_G` (not detached), where U⋆ is the nearest simplex-ETF geometry to the normalised
  * feature moving average `Y = Ȳᵀ/‖Ȳ‖_F` (d×K), solved by the ClosestEtfGeometry node. So
- * `z = (h − μ_G)·U⋆·M̃`, and gradients reach the features directly and through U⋆.
+ * `z = (h − μ_G)·U⋆·M̃`, and gradients reach the features directly and through U⋆. With a second
+ * batch (`--implicit_forward_bs`, the `average` argument of `forward`) its features feed the
+ * average instead, and the gradient through U⋆ reaches the backbone through that batch.
  *
  * Its state (moving average, step count, seen classes, previous U⋆) is explicit: a training
  * forward computes the next state without committing it (`afterStep` commits), so a forward can
@@ -154,7 +156,7 @@ export function implicitHead(options: {
       prepared = solveGeometry(values, d, K, state.U, geometry);
       for (const t of Object.values(prepared.tensors)) tf.keep(t);
     },
-    forward(h, labels, training) {
+    forward(h, labels, training, averageOn) {
       if (!training) {
         const c = classifier();
         return { logits: classify(h, c), ...c };
@@ -166,7 +168,8 @@ export function implicitHead(options: {
         );
       }
       dropPending();
-      const { average, next } = featureAverageStep(kind, state.average, h, labels);
+      const fed = averageOn ?? { h, labels };
+      const { average, next } = featureAverageStep(kind, state.average, fed.h, fed.labels);
       tf.keep(next.running);
       tf.keep(next.seen);
       const Y = normalisedTarget(average);

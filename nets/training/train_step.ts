@@ -146,7 +146,15 @@ export function batchMetrics(
  * await trainStep(setup, x, labels, { implicitTarget: "ahead" });
  * ```
  */
-export type TrainStepOptions = { implicitTarget?: "auto" | "inside" | "ahead" };
+export type TrainStepOptions = {
+  implicitTarget?: "auto" | "inside" | "ahead";
+  /**
+   * `--implicit_forward_bs` (implicit head only): a second batch, run through the backbone in
+   * training mode after the first, whose features and labels feed the feature average (and so
+   * U⋆) instead of the training batch's; the loss is the training batch's.
+   */
+  average?: { x: tf.Tensor; labels: tf.Tensor1D };
+};
 
 /**
  * One training step on the batch (x, labels): updates the parameters, the BatchNorm running
@@ -178,14 +186,40 @@ export async function trainStep(
     );
   }
   const ahead = isImplicit(head) && (target === "ahead" || (target === "auto" && asyncOnly()));
+  const second = options.average;
+  if (second !== undefined && !isImplicit(head)) {
+    throw new InvalidArgumentError(
+      "options.average",
+      `a second batch feeds the implicit head's feature average; this head is ${head.method}`,
+    );
+  }
+  const N = labels.shape[0];
+  /** The training batch's rows and the second batch's (when there is one) of the features. */
+  const parts = (all: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D | null] =>
+    second === undefined ? [all, null] : [
+      tf.slice(all, [0, 0], [N, -1]) as tf.Tensor2D,
+      tf.slice(all, [N, 0], [-1, -1]) as tf.Tensor2D,
+    ];
   /** The head's loss for features h; keeps the batch metrics in `metrics`. */
   let metrics: tf.Tensor1D | null = null;
-  const headLoss = (h: tf.Tensor2D): tf.Scalar => {
-    const out = head.forward(h, labels, true);
+  const headLoss = (all: tf.Tensor2D): tf.Scalar => {
+    const [h, h2] = parts(all);
+    const out = head.forward(
+      h,
+      labels,
+      true,
+      h2 === null ? undefined : { h: h2, labels: second!.labels },
+    );
     metrics = tf.keep(batchMetrics(out.logits, labels, h, out.W));
     return loss(setup.loss, out.logits, labels);
   };
-  const features = () => normaliseFeatures(backbone.features(x, true), temperature);
+  /** Both passes in training mode, one after the other (each its own BatchNorm statistics). */
+  const features = () => {
+    const h = normaliseFeatures(backbone.features(x, true), temperature);
+    if (second === undefined) return h;
+    const h2 = normaliseFeatures(backbone.features(second.x, true), temperature);
+    return tf.concat([h, h2]) as tf.Tensor2D;
+  };
   /** Optimiser step, then [loss, top1, top5, cosine, η] as one tensor. */
   const update = (value: tf.Scalar, grads: tf.NamedTensorMap): tf.Tensor1D => {
     const { eta } = optimiser.step(grads);
@@ -198,7 +232,12 @@ export async function trainStep(
   if (ahead) {
     const recorded = recordForward(features);
     try {
-      await (head as ImplicitHead).prepare(recorded.value, labels);
+      const fed = second === undefined ? null : tf.tidy(() => parts(recorded.value)[1]!);
+      try {
+        await (head as ImplicitHead).prepare(fed ?? recorded.value, second?.labels ?? labels);
+      } finally {
+        fed?.dispose();
+      }
       summary = tf.tidy(() => {
         // The implicit head has no parameters: every gradient comes through h.
         const { value, grad } = tf.valueAndGrad(headLoss)(recorded.value);
