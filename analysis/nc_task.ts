@@ -355,7 +355,7 @@ export async function runNc(
     for (const c of request.epochs) {
       const splits = todo.get(c.epoch);
       if (splits === undefined) continue;
-      await loadModelCheckpoint(join(run.path, c.model), modelStateOf(setup));
+      await loadModelCheckpoint(join(run.path, c.model), modelStateOf(setup, c.epoch));
       const classifier = await readClassifier(join(run.path, c.state));
       for (const split of splits) {
         const source = split === "train" ? evaluation.splits.train : evaluation.splits.test!;

@@ -75,6 +75,11 @@ export type TrainConfig = {
    * head's feature average (and so the ETF node), or null (the training batch's own).
    */
   implicitForwardBs: number | null;
+  /**
+   * `--warmup_epochs`: fixed and implicit methods train a learned classifier for this many
+   * epochs before the method's head takes over (0: none).
+   */
+  warmupEpochs: number;
 };
 
 /**
@@ -239,6 +244,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "one batch of the whole training set per step (as the UFM by default)",
   },
   {
+    flag: "warmup_epochs",
+    key: "warmupEpochs",
+    kind: "int",
+    help: "fixed, implicit: epochs with a learned classifier before the method's head takes over",
+  },
+  {
     flag: "implicit_forward_bs",
     key: "implicitForwardBs",
     kind: "int",
@@ -360,6 +371,7 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     finalDivFactor: 1e4,
     fullBatchMode: false,
     implicitForwardBs: null,
+    warmupEpochs: 0,
   };
 }
 
@@ -581,6 +593,14 @@ function validate(c: TrainConfig): void {
   atLeast("log_interval", c.logInterval, 1);
   atLeast("checkpoint_every", c.checkpointEvery, 1);
   atLeast("implicit_forward_bs", c.implicitForwardBs, 1);
+  atLeast("warmup_epochs", c.warmupEpochs, 0);
+  if (c.warmupEpochs >= c.epochs) {
+    throw new InvalidArgumentError(
+      "--warmup_epochs",
+      `got ${c.warmupEpochs} with --epochs ${c.epochs}: the method's head would never train; ` +
+        `allowed: fewer than --epochs`,
+    );
+  }
   atLeast("sample_size", c.sampleSize, 1);
   atLeast("width", c.width, 1);
   atLeast("depth", c.depth, 1);
@@ -662,6 +682,11 @@ const APPLIES: readonly {
     keys: ["etfSolver", "etfBackward", "featureAverage", "implicitForwardBs"],
     when: (c) => c.method === "implicit",
     only: "the implicit method",
+  },
+  {
+    keys: ["warmupEpochs"],
+    when: (c) => c.method === "fixed" || c.method === "implicit",
+    only: "the fixed and implicit methods",
   },
   { keys: ["datasetSize"], when: (c) => c.dataset === "synthetic", only: "--dataset synthetic" },
   {

@@ -7,7 +7,7 @@
  */
 import { batches, epochPlan, forwardBatches } from "../data/pipeline.ts";
 import { tf } from "../nets/tf.ts";
-import { trainStep } from "../nets/training/train_step.ts";
+import { headAt, trainStep } from "../nets/training/train_step.ts";
 import { learningRate } from "../nets/optim/schedule.ts";
 import type { OpenRun } from "./open_run.ts";
 import { Progress } from "./progress.ts";
@@ -74,6 +74,13 @@ export async function trainEpoch(
     inputMs += performance.now() - t;
     return next.done ? null : next.value;
   };
+  // --warmup_epochs: the learned classifier trains the first epochs, then the method's head;
+  // from then on the classifier gets no gradient and the optimiser leaves it alone.
+  const head = headAt(setup, epoch);
+  if (setup.warmup !== undefined && head !== setup.warmup.head) {
+    setup.optimiser.freeze(setup.warmup.head.parameters);
+  }
+  const stepSetup = head === setup.head ? setup : { ...setup, head };
   const B2 = config.implicitForwardBs;
   const second = B2 === null ? null : forwardBatches(run.data.train, options, B2);
   /** The tensors of `--implicit_forward_bs`'s batch for training batch b. */
@@ -97,7 +104,7 @@ export async function trainEpoch(
         : learningRate(run.lrSchedule, epoch - 1, globalStep);
       if (lr !== undefined) setup.optimiser.setLearningRate!(lr);
       const average = averageInputs(batch.batch);
-      const m = await trainStep(setup, x, y, { average });
+      const m = await trainStep(stepSetup, x, y, { average });
       tf.dispose([x, y, average?.x, average?.labels].filter((t) => t !== undefined));
       globalStep++;
       if (!Number.isFinite(m.loss)) return { status: "diverged", loss: m.loss, globalStep };

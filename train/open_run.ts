@@ -30,7 +30,7 @@ import {
   type SetupOptions,
   validateSetupOptions,
 } from "../nets/training/setup.ts";
-import type { TrainingSetup } from "../nets/training/train_step.ts";
+import { headAt, type TrainingSetup } from "../nets/training/train_step.ts";
 import { TFJS_VERSION } from "../nets/tf.ts";
 import { loadModelCheckpoint, loadTensors, saveTensors } from "./checkpoint.ts";
 import type { LrSchedule } from "../nets/optim/schedule.ts";
@@ -46,6 +46,7 @@ import { type LatestCheckpoint, RunDirectory, RunFileError } from "./run_dir.ts"
 import { modelStateOf } from "./save_checkpoint.ts";
 import { IMAGE_BACKBONES } from "../nets/models/names.ts";
 import { loadTrainingState } from "./state.ts";
+import { readSafetensors } from "./safetensors.ts";
 
 /** The toolkit's version, recorded in run directories. */
 export const TOOLKIT_VERSION = "0.1.0";
@@ -190,6 +191,7 @@ export function setupOptions(
     depth: config.depth,
     fixdim: config.fixdim,
     featureDim: config.featureDim,
+    warmupEpochs: config.warmupEpochs ?? 0,
     seed: config.seed,
     ...extra,
   };
@@ -766,10 +768,22 @@ async function restore(
   );
 }
 
-/** Loads a model checkpoint and its training state into the set-up (both validated first). */
+/**
+ * Loads a model checkpoint and its training state into the set-up (both validated first), into
+ * the head that trained its epoch (`--warmup_epochs`); the epoch is read from the file's name,
+ * else from its metadata.
+ */
 async function loadCheckpointPair(model: string, state: string, setup: TrainingSetup) {
-  await loadModelCheckpoint(model, modelStateOf(setup));
-  return await loadTrainingState(state, setup.optimiser, setup.head);
+  let epoch = Number(/model-epoch-(\d+)\.safetensors$/.exec(model)?.[1] ?? NaN);
+  if (!Number.isSafeInteger(epoch)) {
+    epoch = Number((await readSafetensors(model)).metadata.epoch);
+  }
+  await loadModelCheckpoint(model, modelStateOf(setup, epoch));
+  const loaded = await loadTrainingState(state, setup.optimiser, headAt(setup, epoch));
+  if (loaded.epoch !== epoch) {
+    throw new InputError(`${state}: holds epoch ${loaded.epoch}, its model file epoch ${epoch}`);
+  }
+  return loaded;
 }
 
 function resumeFrom(

@@ -18,7 +18,7 @@
  */
 import type { Head } from "../nets/heads/head.ts";
 import { tf } from "../nets/tf.ts";
-import type { TrainingSetup } from "../nets/training/train_step.ts";
+import { headAt, type TrainingSetup } from "../nets/training/train_step.ts";
 import { type ModelState, saveModelCheckpoint } from "./checkpoint.ts";
 import { RunDirectory } from "./run_dir.ts";
 import type { TensorEntry } from "./safetensors.ts";
@@ -26,7 +26,9 @@ import { f32Entry, saveTrainingState } from "./state.ts";
 
 /**
  * The parameters and buffers a model file holds for this set-up (besides the extra tensors
- * of {@link writeCheckpoint}).
+ * of {@link writeCheckpoint}): the backbone's and those of the head that trained `epoch` (with
+ * `--warmup_epochs`, the learned classifier up to the warmup's last epoch; default: the
+ * method's head).
  *
  * @example
  * ```ts
@@ -37,9 +39,9 @@ import { f32Entry, saveTrainingState } from "./state.ts";
  * await loadModelCheckpoint(path, modelStateOf(setup));
  * ```
  */
-export function modelStateOf(setup: TrainingSetup): ModelState {
+export function modelStateOf(setup: TrainingSetup, epoch = Infinity): ModelState {
   return {
-    parameters: [...setup.backbone.parameters, ...setup.head.parameters],
+    parameters: [...setup.backbone.parameters, ...headAt(setup, epoch).parameters],
     buffers: setup.backbone.buffers,
   };
 }
@@ -75,11 +77,11 @@ export async function writeCheckpoint(
   at: { epoch: number; globalStep: number; uid: string },
 ): Promise<{ model: string; state: string }> {
   const names = RunDirectory.checkpointNames(at.epoch);
-  const head = setup.head;
+  const head = headAt(setup, at.epoch);
   await saveModelCheckpoint(
     runDir.file(names.model),
     {
-      ...modelStateOf(setup),
+      ...modelStateOf(setup, at.epoch),
       ...(head.method === "fixed" ? { extra: await fixedClassifierEntries(head) } : {}),
     },
     { epoch: String(at.epoch), uid: at.uid, method: head.method },

@@ -9,6 +9,7 @@
  */
 import { peakRssMiB } from "../core/memory.ts";
 import { tf } from "../nets/tf.ts";
+import { headAt } from "../nets/training/train_step.ts";
 import type { TrainRequest } from "./config.ts";
 import { trainEpoch } from "./epoch.ts";
 import { evaluateAccuracy } from "./evaluate.ts";
@@ -44,7 +45,8 @@ export type TrainOutcome = {
 };
 
 /**
- * Clean train and test accuracy of the run's network under its current classifier.
+ * Clean train and test accuracy of the run's network under the classifier of the head that
+ * trained epoch `epoch` (the warmup classifier during `--warmup_epochs`, default the method's).
  *
  * @example
  * ```ts
@@ -52,13 +54,14 @@ export type TrainOutcome = {
  * import { openRun } from "./open_run.ts";
  * const request = parseTrainArgs(["--preset", "quick"], "implicit") as TrainRequest;
  * const run = await openRun(request, { log: console.error });
- * const { train, test } = await evaluateRun(run);
+ * const { train, test } = await evaluateRun(run, run.start.epoch);
  * ```
  */
 export async function evaluateRun(
   run: OpenRun,
+  epoch = Infinity,
 ): Promise<{ train: { top1: number; top5: number }; test: { top1: number; top5: number } | null }> {
-  const classifier = run.setup.head.classifier();
+  const classifier = headAt(run.setup, epoch).classifier();
   try {
     const { net, options, splits, trainSampleSize } = run.evaluation;
     const train = await evaluateAccuracy(net, splits.train, classifier, {
@@ -154,7 +157,7 @@ async function epochs(
     };
     let accuracies = "";
     if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
-      const clean = await evaluateRun(run);
+      const clean = await evaluateRun(run, epoch);
       trainAccuracy = clean.train.top1;
       testAccuracy = clean.test?.top1 ?? null;
       Object.assign(record, {

@@ -55,6 +55,7 @@ export function adam(
     m.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
     v.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
   }
+  const frozen = new Set<Parameter>();
   let step = 0;
   return {
     name: decoupled ? "AdamW" : "Adam",
@@ -68,6 +69,7 @@ export function adam(
       const c1 = 1 - b1 ** step, c2 = 1 - b2 ** step;
       tf.tidy(() => {
         for (const p of parameters) {
+          if (frozen.has(p)) continue;
           let g = gradientOf(grads, p);
           if (decoupled) {
             if (wd !== 0) p.variable.assign(tf.mul(p.variable, 1 - lr * wd));
@@ -104,6 +106,9 @@ export function adam(
         }
       }
       step = saved.step;
+    },
+    freeze(ps) {
+      for (const p of ps) frozen.add(p);
     },
     dispose() {
       for (const t of [...m.values(), ...v.values()]) t.dispose();

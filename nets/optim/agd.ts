@@ -101,16 +101,17 @@ export function agdInitialise(parameters: readonly Parameter[], seed: number): v
 export function agd(parameters: readonly Parameter[], options: { gain?: number } = {}): Optimiser {
   checkAgdParameters(parameters);
   const gain = options.gain ?? 10;
-  const L = parameters.length;
-  const scales = parameters.map(agdScale);
+  const scale = new Map(parameters.map((p) => [p, agdScale(p)]));
+  let active: readonly Parameter[] = parameters;
   let step = 0;
   return {
     name: "AGD",
     parameters,
     step(grads) {
       step++;
+      const L = active.length, scales = active.map((p) => scale.get(p)!);
       const eta = tf.tidy(() => {
-        const norms = parameters.map((p) => {
+        const norms = active.map((p) => {
           const g = gradientOf(grads, p);
           // Slice norms, shaped to broadcast against the gradient.
           return p.kind === "conv"
@@ -119,7 +120,7 @@ export function agd(parameters: readonly Parameter[], options: { gain?: number }
         });
         const G = tf.div(tf.addN(norms.map((n, l) => tf.mul(scales[l], tf.sum(n)))), L);
         const eta = tf.log(tf.mul(0.5, tf.add(1, tf.sqrt(tf.add(1, tf.mul(4, G))))));
-        parameters.forEach((p, l) => {
+        active.forEach((p, l) => {
           const g = gradientOf(grads, p), n = norms[l];
           // 1/n per slice, 0 for a zero slice; the condition stays slice-sized (a full-size
           // where() would broadcast it with Tile, slow on wasm).
@@ -141,6 +142,9 @@ export function agd(parameters: readonly Parameter[], options: { gain?: number }
     setState(saved) {
       checkStateNames("AGD", new Set(), saved.tensors);
       step = saved.step;
+    },
+    freeze(ps) {
+      active = active.filter((p) => !ps.includes(p));
     },
     dispose() {},
   };

@@ -53,6 +53,13 @@ export interface Optimiser {
    * schedules, nets/optim/schedule.ts). Absent on AGD, which has no learning rate.
    */
   setLearningRate?(lr: number): void;
+  /**
+   * From the next step on, leaves these parameters unchanged and needs no gradient for them
+   * (PyTorch's treatment of a parameter whose `grad` is None: no update, no weight decay, no
+   * momentum; AGD's depth and η count the others) — `--warmup_epochs`' classifier once the
+   * method's head takes over. Not saved in `state()`: the caller re-applies it on resume.
+   */
+  freeze(parameters: readonly Parameter[]): void;
   /** Frees the optimiser's state. */
   dispose(): void;
 }

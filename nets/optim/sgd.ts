@@ -40,6 +40,7 @@ export function sgd(parameters: readonly Parameter[], options: SgdOptions = {}):
   const momentum = options.momentum ?? 0.9,
     wd = options.weightDecay ?? 5e-4;
   const buffers = new Map<string, tf.Variable>();
+  const frozen = new Set<Parameter>();
   let step = 0;
   return {
     name: "SGD",
@@ -52,6 +53,7 @@ export function sgd(parameters: readonly Parameter[], options: SgdOptions = {}):
       step++;
       tf.tidy(() => {
         for (const p of parameters) {
+          if (frozen.has(p)) continue;
           let g = gradientOf(grads, p);
           if (wd !== 0) g = tf.add(g, tf.mul(wd, p.variable));
           if (momentum !== 0) {
@@ -88,6 +90,9 @@ export function sgd(parameters: readonly Parameter[], options: SgdOptions = {}):
         buffers.set(p.name, tf.variable(tf.clone(t), false));
       }
       step = saved.step;
+    },
+    freeze(ps) {
+      for (const p of ps) frozen.add(p);
     },
     dispose() {
       for (const b of buffers.values()) b.dispose();

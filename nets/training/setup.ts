@@ -57,6 +57,11 @@ export type SetupOptions = {
   depth?: number;
   /** ResNet: the last stage emits K+1 channels. */
   fixdim?: boolean;
+  /**
+   * Fixed and implicit methods: epochs trained with a learned classifier (a standard head)
+   * before the method's head takes over (`--warmup_epochs`, default 0).
+   */
+  warmupEpochs?: number;
   /** UFM: number of samples. */
   numSamples?: number;
   /** UFM: feature dimension, default 512. */
@@ -200,6 +205,16 @@ export function createTrainingSetup(
     featureAverage,
     seed,
   } = validateSetupOptions(options);
+  const warmupEpochs = options.warmupEpochs ?? 0;
+  if (!(Number.isSafeInteger(warmupEpochs) && warmupEpochs >= 0)) {
+    throw new InvalidArgumentError("--warmup_epochs", `got ${warmupEpochs}, allowed: an integer ≥ 0`);
+  }
+  if (warmupEpochs > 0 && method === "standard") {
+    throw new InvalidArgumentError(
+      "--warmup_epochs",
+      "the standard method learns its classifier throughout: a warmup applies to fixed and implicit",
+    );
+  }
   const backbone = createBackbone(
     model,
     model === "ufm"
@@ -244,7 +259,18 @@ export function createTrainingSetup(
     backbone.dispose();
     throw e;
   }
-  const parameters = [...backbone.parameters, ...head.parameters];
+  const warmup = warmupEpochs > 0
+    ? {
+      head: standardHead({ featureDim: d, numClasses: K, bias, seed: seed + 1 }),
+      epochs: warmupEpochs,
+    }
+    : undefined;
+  // The warmup classifier last: the backbone's initialisation is that of a run without it.
+  const parameters = [
+    ...backbone.parameters,
+    ...head.parameters,
+    ...(warmup?.head.parameters ?? []),
+  ];
   if (optimiser === "AGD") agdInitialise(parameters, seed + 2);
   const ufmDefaults = model === "ufm" && optimiser === "SGD"
     ? { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }
@@ -279,10 +305,11 @@ export function createTrainingSetup(
     seed,
   };
   return {
-    setup: { backbone, head, optimiser: opt, loss, temperature },
+    setup: { backbone, head, optimiser: opt, loss, temperature, ...(warmup ? { warmup } : {}) },
     resolved,
     dispose() {
       opt.dispose();
+      warmup?.head.dispose();
       head.dispose();
       backbone.dispose();
     },

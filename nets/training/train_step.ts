@@ -47,12 +47,37 @@ import { tf } from "../tf.ts";
  */
 export type TrainingSetup = {
   backbone: Backbone;
+  /** The method's head. */
   head: Head;
   optimiser: Optimiser;
   loss: LossName;
   /** τ: features are normalised to this radius. */
   temperature: number;
+  /**
+   * `--warmup_epochs` (fixed and implicit methods): a learned classifier (a standard head, in
+   * the optimiser from the start) that trains epochs 1…`epochs`; the method's head from then on.
+   */
+  warmup?: { head: Head; epochs: number };
 };
+
+/**
+ * The head that trains epoch `epoch` (1-based) — the warmup classifier during the warmup
+ * epochs, else the method's — and so the head a checkpoint written after that epoch holds.
+ *
+ * @example
+ * ```ts
+ * import { createTrainingSetup } from "./setup.ts";
+ * const options = { model: "resnet18", method: "implicit", numClasses: 4, warmupEpochs: 2 };
+ * const { setup } = createTrainingSetup(options);
+ * headAt(setup, 2).method; // "standard"
+ * headAt(setup, 3).method; // "implicit"
+ * ```
+ */
+export function headAt(setup: TrainingSetup, epoch: number): Head {
+  return setup.warmup !== undefined && epoch <= setup.warmup.epochs
+    ? setup.warmup.head
+    : setup.head;
+}
 
 /**
  * The metrics of one step (batch statistics, before the update's effect).
