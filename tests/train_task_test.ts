@@ -274,7 +274,9 @@ Deno.test("train task: resuming after epoch 1 reproduces the uninterrupted epoch
   ]);
   assertEquals(resumed.code, 0, resumed.stderr);
   const strip = (rows: Record<string, unknown>[]) =>
-    rows.map(({ seconds: _s, solverSeconds: _t, ...rest }) => rest);
+    rows.map(({ seconds: _s, solverSeconds: _t, inputSeconds: _i, peakRssMiB: _p, ...rest }) =>
+      rest
+    );
   assertEquals(
     strip(readLines(join(storage, "resume-part", "epochs.jsonl"))),
     strip(readLines(join(storage, "resume-full", "epochs.jsonl"))),
@@ -340,7 +342,7 @@ Deno.test("train task: a run killed mid-epoch leaves a loadable checkpoint, and 
 Deno.test("train task: bad input exits 2 with one line and no stack trace", async () => {
   const cases: [string[], string][] = [
     [["--epochs", "x"], "--epochs"],
-    [["--dataset", "imagenet"], "--dataset"],
+    [["--dataset", "imagenet-21k"], "--dataset"],
     [["--model", "vgg16"], "--model"],
     [["--temperature", "0"], "--temperature"],
     [["--optimiser", "lbfgs"], "--optimiser"],
