@@ -24,7 +24,13 @@ export {
   loadDataset,
   type LoadOptions,
 } from "./load.ts";
-export { type Batch, batches, epochPlan, type PipelineOptions } from "./pipeline.ts";
+export {
+  type Batch,
+  batches,
+  epochPlan,
+  forwardBatches,
+  type PipelineOptions,
+} from "./pipeline.ts";
 export { type EpochOptions, type EpochPlan, planEpoch } from "./batches.ts";
 export {
   BatchTransform,
@@ -38,6 +44,9 @@ export {
   type TransformOptions,
 } from "./transforms.ts";
 export { syntheticDataset, type SyntheticOptions } from "./synthetic.ts";
-export { type FolderOptions, loadFolder } from "./folder.ts";
+export { type FolderListing, type FolderOptions, listFolder, loadFolder } from "./folder.ts";
+export { loadImagenet } from "./imagenet.ts";
+export { decodeImage, MAX_IMAGE_PIXELS, type RgbImage } from "./image_decode.ts";
+export { type TurboJpeg, turboJpeg, useTurboJpeg } from "./turbojpeg.ts";
 export { DownloadError, type DownloadOptions, type LogFn } from "./download.ts";
 export type { DatasetSource, SourceFile } from "./sources.ts";

@@ -34,6 +34,7 @@ export {
   createBackbone,
 } from "./models/backbones.ts";
 export {
+  type AverageBatch,
   type Classifier,
   type Head,
   type HeadOutput,
@@ -76,6 +77,7 @@ export { DECAY_TYPES, learningRate, type LrSchedule } from "./optim/schedule.ts"
 export { adam, type AdamOptions } from "./optim/adam.ts";
 export {
   batchMetrics,
+  headAt,
   type StepMetrics,
   type TrainingSetup,
   trainStep,

@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--num_classes", type=int, default=10)
     ap.add_argument("--resnet_width", type=int, default=64)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--image_size", type=int, default=32, help="input side (STL10: 96)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
     args = ap.parse_args()
     if args.threads > 0:
@@ -205,7 +206,7 @@ def main():
     torch.manual_seed(0)
     net = build(args.model, args.resnet_width, args.num_classes)
     opt = AGD(net.parameters())
-    x = torch.randn(args.batch_size, 3, 32, 32)
+    x = torch.randn(args.batch_size, 3, args.image_size, args.image_size)
     y = torch.arange(args.batch_size) % args.num_classes
     times = []
     for step in range(args.steps + 1):

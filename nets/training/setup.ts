@@ -207,7 +207,10 @@ export function createTrainingSetup(
   } = validateSetupOptions(options);
   const warmupEpochs = options.warmupEpochs ?? 0;
   if (!(Number.isSafeInteger(warmupEpochs) && warmupEpochs >= 0)) {
-    throw new InvalidArgumentError("--warmup_epochs", `got ${warmupEpochs}, allowed: an integer ≥ 0`);
+    throw new InvalidArgumentError(
+      "--warmup_epochs",
+      `got ${warmupEpochs}, allowed: an integer ≥ 0`,
+    );
   }
   if (warmupEpochs > 0 && method === "standard") {
     throw new InvalidArgumentError(
