@@ -94,7 +94,8 @@ function checkPngSize(bytes: Uint8Array, path: string): void {
 export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
   let width: number, height: number, rgba: Uint8Array;
   try {
-    if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e) {
+    const kind = imageKind(bytes);
+    if (kind === "png") {
       checkPngSize(bytes, path);
       // pngjs reads through Node's Buffer methods: wrap the bytes without copying
       const png = pngjs.PNG.sync.read(
@@ -103,7 +104,7 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
       width = png.width;
       height = png.height;
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
-    } else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    } else if (kind === "jpeg") {
       const fast = turboJpeg()?.decode(bytes, path, MAX_IMAGE_PIXELS);
       if (fast) return fast;
       const img = jpeg.decode(bytes, {
@@ -132,4 +133,58 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
     data[p + 2] = rgba[q + 2];
   }
   return { width, height, data };
+}
+
+/**
+ * The image format a file's first bytes announce: "png" (0x89 'P' 'N', 8 bytes at least),
+ * "jpeg" (0xFF 0xD8, 3 bytes at least), or null.
+ *
+ * @example
+ * ```ts
+ * imageKind(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0)); // "jpeg"
+ * ```
+ */
+export function imageKind(head: Uint8Array): "png" | "jpeg" | null {
+  if (head.length >= 8 && head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e) return "png";
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8) return "jpeg";
+  return null;
+}
+
+/**
+ * Reads the first bytes of every file (32 at a time) and refuses, with a {@link DatasetError}
+ * naming it, one that is not a PNG or JPEG — so that a file-backed split (ImageNet) finds a
+ * stray file at load, not hours into training. A file cut short still decodes only when its
+ * batch is made. `log` gets a progress line every 2 s.
+ *
+ * @example
+ * ```ts
+ * await checkImageSignatures(["/data/imagenet/train/n01440764/a.JPEG"], console.error);
+ * ```
+ */
+export async function checkImageSignatures(
+  paths: readonly string[],
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  let next = 0, lastLog = performance.now();
+  const worker = async () => {
+    const head = new Uint8Array(8);
+    while (next < paths.length) {
+      const path = paths[next++];
+      let n: number | null;
+      try {
+        using file = await Deno.open(path);
+        n = await file.read(head);
+      } catch (e) {
+        throw new DatasetError(path, `unreadable image (${(e as Error).message})`, { cause: e });
+      }
+      if (imageKind(head.subarray(0, n ?? 0)) === null) {
+        throw new DatasetError(path, "not a PNG or JPEG image (unrecognised signature)");
+      }
+      if (performance.now() - lastLog > 2000) {
+        lastLog = performance.now();
+        log(`  checked ${next}/${paths.length} image files`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
 }

@@ -190,3 +190,16 @@ function decoder(
     },
   };
 }
+
+/**
+ * The JPEG decoder `decodeImage` uses in this process: "libjpeg-turbo" when {@link turboJpeg}
+ * loads, else "jpeg-js" (recorded in a run's config.json; a resume with another one says so).
+ *
+ * @example
+ * ```ts
+ * jpegDecoderName(); // "libjpeg-turbo" with --allow-ffi and libturbojpeg0
+ * ```
+ */
+export function jpegDecoderName(): "libjpeg-turbo" | "jpeg-js" {
+  return turboJpeg() !== null ? "libjpeg-turbo" : "jpeg-js";
+}

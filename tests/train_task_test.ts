@@ -274,9 +274,16 @@ Deno.test("train task: resuming after epoch 1 reproduces the uninterrupted epoch
   ]);
   assertEquals(resumed.code, 0, resumed.stderr);
   const strip = (rows: Record<string, unknown>[]) =>
-    rows.map(({ seconds: _s, solverSeconds: _t, inputSeconds: _i, peakRssMiB: _p, ...rest }) =>
-      rest
-    );
+    rows.map((
+      {
+        seconds: _s,
+        solverSeconds: _t,
+        inputSeconds: _i,
+        peakRssMiB: _p,
+        evaluationSeconds: _e,
+        ...rest
+      },
+    ) => rest);
   assertEquals(
     strip(readLines(join(storage, "resume-part", "epochs.jsonl"))),
     strip(readLines(join(storage, "resume-full", "epochs.jsonl"))),

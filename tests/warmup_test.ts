@@ -10,6 +10,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { tf } from "../nets/tf.ts";
+import { selectBackend } from "../nets/backend/select.ts";
 import { agd } from "../nets/optim/agd.ts";
 import { sgd } from "../nets/optim/sgd.ts";
 import { adam } from "../nets/optim/adam.ts";
@@ -19,7 +20,7 @@ import { denoTask } from "./support/deno_task.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
 import { trainScript } from "./support/train_script.ts";
 
-await tf.setBackend("cpu");
+await selectBackend("cpu"); // cpu, without tfjs's Node.js banner
 
 Deno.test("optimisers: a frozen parameter stays; the others move as without it (AGD's η too)", () => {
   const make = (): Parameter[] =>
@@ -95,6 +96,23 @@ Deno.test("--warmup_epochs: the standard method's epochs, then the implicit head
     assertEquals(strip(steps.filter((r) => r.epoch === 1)), strip(standard));
     assert(steps.filter((r) => r.epoch === 1).every((r) => r.solverIterations === undefined));
     assert(steps.filter((r) => r.epoch > 1).every((r) => r.solverIterations !== undefined));
+    // With --implicit_forward_bs too: the warmup epoch ignores the second batches (they feed
+    // the implicit head's average only), so it is the same epoch; the implicit epochs use them.
+    const wf = await trainScript("implicit", [
+      ...base,
+      "--epochs",
+      "2",
+      "--warmup_epochs",
+      "1",
+      "--implicit_forward_bs",
+      "50",
+      "--uid",
+      "wf",
+    ]);
+    assertEquals(wf.code, 0, wf.stderr);
+    const wfSteps = lines(join(storage, "wf", "steps.jsonl"));
+    assertEquals(strip(wfSteps.filter((r) => r.epoch === 1)), strip(standard));
+    assert(wfSteps.find((r) => r.epoch === 2)!.loss !== steps.find((r) => r.epoch === 2)!.loss);
     // Checkpoints hold their epoch's head: the learned classifier at epoch 1, none after.
     const ckpt = (e: number) =>
       join(storage, "w", "checkpoints", `model-epoch-000${e}.safetensors`);

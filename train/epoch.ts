@@ -81,7 +81,8 @@ export async function trainEpoch(
     setup.optimiser.freeze(setup.warmup.head.parameters);
   }
   const stepSetup = head === setup.head ? setup : { ...setup, head };
-  const B2 = config.implicitForwardBs;
+  // The second batches feed the implicit head's average: none while the warmup classifier trains.
+  const B2 = head.method === "implicit" ? config.implicitForwardBs : null;
   const second = B2 === null ? null : forwardBatches(run.data.train, options, B2);
   /** The tensors of `--implicit_forward_bs`'s batch for training batch b. */
   const averageInputs = (b: number) => {

@@ -47,6 +47,10 @@ import { modelStateOf } from "./save_checkpoint.ts";
 import { IMAGE_BACKBONES } from "../nets/models/names.ts";
 import { loadTrainingState } from "./state.ts";
 import { readSafetensors } from "./safetensors.ts";
+import { jpegDecoderName } from "../data/turbojpeg.ts";
+
+/** The datasets read from image files (PNG/JPEG), whose JPEG decoder a run records. */
+const IMAGE_FILE_DATASETS = ["folder", "tiny-imagenet", "imagenet"];
 
 /** The toolkit's version, recorded in run directories. */
 export const TOOLKIT_VERSION = "0.1.0";
@@ -318,6 +322,14 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     );
   }
   checkModelFitsData(config, split);
+  // Which decoder reads the JPEGs of an image-folder dataset (recorded; a resume compares).
+  const decoder = IMAGE_FILE_DATASETS.includes(config.dataset) ? jpegDecoderName() : null;
+  if (decoder === "jpeg-js") {
+    await log(
+      "note: JPEGs are decoded by jpeg-js (libjpeg-turbo not loaded: no --allow-ffi, or no " +
+        "libturbojpeg0): 4.8× slower, and a few levels off Pillow's pixels on subsampled files",
+    );
+  }
   const transform = new BatchTransform(split, { train: true });
   const pipeline: PipelineOptions = {
     batchSize: trainingBatchSize(config, request, split),
@@ -363,6 +375,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
           tfjs: TFJS_VERSION,
         },
         backend,
+        ...(decoder !== null ? { jpegDecoder: decoder } : {}),
         dataset: {
           name: config.dataset,
           train: split.length,
@@ -387,6 +400,14 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
       await flush(run);
       await resumed.commit(log);
       await extendPlan(run, config, log);
+      const stored = (await run.readJson<{ jpegDecoder?: string }>("config.json")).jpegDecoder;
+      if (decoder !== null && stored !== undefined && stored !== decoder) {
+        await log(
+          `resume: note: this run's JPEGs were decoded by ${stored}, now by ${decoder} ` +
+            "(pixels differ on chroma-subsampled files): the resumed epochs are not bit for bit " +
+            "those of an uninterrupted run",
+        );
+      }
     }
   } catch (e) {
     dispose();
@@ -745,6 +766,11 @@ async function restore(
       lastCheckpoint: "none",
       commit: async (log) => {
         for (const n of notes) await log(n);
+        // The steps logged before the run died are trained again: drop them.
+        for (const name of ["steps.jsonl", "epochs.jsonl"]) {
+          const note = await runDir.truncateJsonLines(name, 0);
+          if (note !== null) await log(`resume: ${note}`);
+        }
         await log("resume: no checkpoint yet, starting from epoch 1");
       },
     };

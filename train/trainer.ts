@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { InputError } from "../core/errors.ts";
 import { peakRssMiB } from "../core/memory.ts";
 import { tf } from "../nets/tf.ts";
 import { headAt } from "../nets/training/train_step.ts";
@@ -131,8 +132,23 @@ async function epochs(
   });
   const resumeHint =
     `deno task train:${config.method} --storage ${config.storage} --uid ${config.uid} --resume`;
+  /** An input error mid-run (say, an image that does not decode): logged, then raised. */
+  const stopOn = async (e: unknown, where: string): Promise<never> => {
+    if (e instanceof InputError) {
+      await run.log(
+        `stopped: ${e.message} (${where}); the last complete checkpoint is ${lastCheckpoint}; ` +
+          `after fixing it, resume with: ${resumeHint}`,
+      );
+    }
+    throw e;
+  };
   for (let epoch = done + 1; epoch <= config.epochs; epoch++) {
-    const result = await trainEpoch(run, epoch, globalStep, stop);
+    let result;
+    try {
+      result = await trainEpoch(run, epoch, globalStep, stop);
+    } catch (e) {
+      return await stopOn(e, `training epoch ${epoch}`);
+    }
     globalStep = result.globalStep;
     if (result.status === "diverged") {
       const message = `non-finite loss (${result.loss}) at epoch ${epoch}, step ${globalStep}; ` +
@@ -157,22 +173,32 @@ async function epochs(
     };
     let accuracies = "";
     if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
-      const clean = await evaluateRun(run, epoch);
-      trainAccuracy = clean.train.top1;
-      testAccuracy = clean.test?.top1 ?? null;
-      Object.assign(record, {
-        trainAccuracy: clean.train.top1,
-        trainTop5: clean.train.top5,
-        ...(clean.test ? { testAccuracy: clean.test.top1, testTop5: clean.test.top5 } : {}),
-      });
-      accuracies = `, clean train accuracy ${percent(clean.train.top1)}` +
-        (clean.test ? `, test accuracy ${percent(clean.test.top1)}` : "");
+      // The checkpoint first: an evaluation that fails (a test image that does not decode)
+      // loses no training.
       const names = await writeCheckpoint(runDir, run.setup, {
         epoch,
         globalStep,
         uid: config.uid,
       });
       lastCheckpoint = `epoch ${epoch} (${names.model})`;
+      const e0 = performance.now();
+      let clean;
+      try {
+        clean = await evaluateRun(run, epoch);
+      } catch (e) {
+        await runDir.appendJsonLine("epochs.jsonl", record); // the epoch trained; no accuracies
+        return await stopOn(e, `evaluating epoch ${epoch}`);
+      }
+      trainAccuracy = clean.train.top1;
+      testAccuracy = clean.test?.top1 ?? null;
+      Object.assign(record, {
+        trainAccuracy: clean.train.top1,
+        trainTop5: clean.train.top5,
+        ...(clean.test ? { testAccuracy: clean.test.top1, testTop5: clean.test.top5 } : {}),
+        evaluationSeconds: (performance.now() - e0) / 1000,
+      });
+      accuracies = `, clean train accuracy ${percent(clean.train.top1)}` +
+        (clean.test ? `, test accuracy ${percent(clean.test.top1)}` : "");
     }
     const peak = peakRssMiB(); // after the evaluation and the checkpoint
     if (peak !== null) record.peakRssMiB = peak;
