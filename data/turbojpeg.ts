@@ -14,6 +14,7 @@
  * @module
  */
 import { DatasetError } from "./dataset.ts";
+import { ffiAllowed, openLibrary } from "../core/ffi.ts";
 
 const SYMBOLS = {
   tjInitDecompress: { parameters: [], result: "pointer" },
@@ -74,26 +75,6 @@ export function useTurboJpeg(on: boolean): void {
   enabled = on;
 }
 
-function envGranted(variable: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return;
-    return Deno.env.get(variable) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function allowed(): boolean {
-  const d = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (d === undefined || typeof d.dlopen !== "function") return false;
-  try {
-    if (d.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
-  } catch {
-    return false;
-  }
-  return envGranted("NC_TURBOJPEG") !== "off";
-}
-
 /**
  * The system's TurboJPEG decoder, or null (no permission, no library, or turned off). An
  * explicit `NC_TURBOJPEG_LIBRARY` that cannot be loaded is an error naming it.
@@ -107,22 +88,11 @@ export function turboJpeg(): TurboJpeg | null {
   if (!enabled) return null;
   if (cached !== undefined) return cached;
   cached = null;
-  if (!allowed()) return null;
-  const given = envGranted("NC_TURBOJPEG_LIBRARY");
-  for (const path of given !== undefined ? [given] : CANDIDATES) {
-    let lib;
-    try {
-      lib = Deno.dlopen(path, SYMBOLS);
-    } catch (e) {
-      if (given !== undefined) {
-        throw new Error(`NC_TURBOJPEG_LIBRARY=${given}: cannot load it (${(e as Error).message})`);
-      }
-      continue;
-    }
-    const handle = lib.symbols.tjInitDecompress();
-    if (handle === null) continue;
-    cached = decoder(path, lib.symbols, handle);
-    break;
+  if (!ffiAllowed("NC_TURBOJPEG")) return null;
+  const opened = openLibrary("NC_TURBOJPEG_LIBRARY", CANDIDATES, SYMBOLS);
+  const handle = opened?.library.symbols.tjInitDecompress() ?? null;
+  if (opened !== null && handle !== null) {
+    cached = decoder(opened.path, opened.library.symbols, handle);
   }
   return cached;
 }

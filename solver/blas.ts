@@ -16,6 +16,7 @@
  * @module
  */
 import { type Matrix, matrix } from "./matrix.ts";
+import { ffiAllowed, openLibrary } from "../core/ffi.ts";
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121, RIGHT = 142, NON_UNIT = 131;
 
@@ -152,32 +153,6 @@ export function useBlas(on: boolean): void {
   enabled = on;
 }
 
-/** Whether this process may load a library (Deno, --allow-ffi, not NC_BLAS=off). */
-function allowed(): boolean {
-  const d = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (d === undefined || typeof d.dlopen !== "function") return false;
-  try {
-    if (d.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
-    if (d.permissions.querySync({ name: "env", variable: "NC_BLAS" }).state === "granted") {
-      if (d.env.get("NC_BLAS") === "off") return false;
-    }
-  } catch {
-    return false;
-  }
-  return true;
-}
-
-function explicitPath(): string | undefined {
-  try {
-    if (
-      Deno.permissions.querySync({ name: "env", variable: "NC_BLAS_LIBRARY" }).state !== "granted"
-    ) return;
-    return Deno.env.get("NC_BLAS_LIBRARY") || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The system's BLAS/LAPACK kernels, or null (no permission, no library, or turned off).
  * An explicit `NC_BLAS_LIBRARY` that cannot be loaded is an error naming it.
@@ -193,21 +168,9 @@ export function blas(): Blas | null {
   if (!enabled) return null;
   if (cached !== undefined) return cached;
   cached = null;
-  if (!allowed()) return null;
-  const given = explicitPath();
-  for (const path of given !== undefined ? [given] : CANDIDATES) {
-    let lib;
-    try {
-      lib = Deno.dlopen(path, SYMBOLS);
-    } catch (e) {
-      if (given !== undefined) {
-        throw new Error(`NC_BLAS_LIBRARY=${given}: cannot load it (${(e as Error).message})`);
-      }
-      continue;
-    }
-    cached = kernels(path, lib.symbols);
-    break;
-  }
+  if (!ffiAllowed("NC_BLAS")) return null;
+  const opened = openLibrary("NC_BLAS_LIBRARY", CANDIDATES, SYMBOLS);
+  if (opened !== null) cached = kernels(opened.path, opened.library.symbols);
   return cached;
 }
 
