@@ -28,7 +28,9 @@ const HELP = `deno task bench:step [flags]
   --optimiser NAME     default: AGD (SGD for the UFM)
   --etf_solver NAME    trust-regions | closed-form (default trust-regions)
   --etf_backward NAME  ddn | closed-form | none (default ddn)
-  --seed N             default 0`;
+  --seed N             default 0
+  --profile            after the timed steps, one more step under tf.profile: milliseconds per
+                       kernel (summed over its calls), largest first, on stderr and as "profile"`;
 
 function fail(message: string): never {
   console.error(`bench:step: ${message}`);
@@ -61,7 +63,10 @@ async function main(): Promise<void> {
     "etf_backward",
     "seed",
   ];
-  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    profile: { type: "boolean" },
+  };
   for (const name of names) options[name] = { type: "string" };
   let values: Record<string, unknown>;
   try {
@@ -114,6 +119,7 @@ async function main(): Promise<void> {
         } s`,
       );
     }
+    const profile = values.profile ? await kernelProfile(() => trainStep(setup, x, y)) : null;
     seconds.sort((a, b) => a - b);
     const median = seconds.length % 2
       ? seconds[(seconds.length - 1) / 2]
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
       steps,
       threads: info.threads ?? null,
       adapter: info.adapter ?? null,
+      ...(profile !== null ? { profile } : {}),
     }));
     tf.dispose([x, y]);
     dispose();
@@ -139,3 +146,35 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) await main();
+
+/**
+ * One call of `step` under `tf.profile`: per kernel name, its calls and summed milliseconds
+ * (largest first), also printed to stderr with each kernel's share of the total.
+ */
+async function kernelProfile(
+  step: () => Promise<unknown>,
+): Promise<{ kernel: string; calls: number; ms: number }[]> {
+  const info = await tf.profile(async () => {
+    await step();
+    return [];
+  });
+  const byName = new Map<string, { calls: number; ms: number }>();
+  for (const k of info.kernels) {
+    const ms = await k.kernelTimeMs;
+    const t = typeof ms === "number" ? ms : 0;
+    const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
+    byName.set(k.name, { calls: e.calls + 1, ms: e.ms + t });
+  }
+  const rows = [...byName].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  console.error(`kernels (one step, ${total.toFixed(0)} ms in kernels):`);
+  for (const r of rows) {
+    console.error(
+      `  ${r.kernel.padEnd(28)} ${String(r.calls).padStart(5)} calls ${
+        r.ms.toFixed(1).padStart(9)
+      } ms ` +
+        `${(100 * r.ms / total).toFixed(1).padStart(5)}%`,
+    );
+  }
+  return rows;
+}

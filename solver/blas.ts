@@ -80,7 +80,16 @@ const SYMBOLS = {
   },
 } as const;
 
-const CANDIDATES = [
+/**
+ * Where the BLAS library is looked for, in order, when `NC_BLAS_LIBRARY` is not set (the
+ * float32 kernels of nets/backend/native_kernels.ts look in the same places).
+ *
+ * @example
+ * ```ts
+ * BLAS_CANDIDATES[0]; // "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+ * ```
+ */
+export const BLAS_CANDIDATES: readonly string[] = [
   "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
   "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
   "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
@@ -169,7 +178,7 @@ export function blas(): Blas | null {
   if (cached !== undefined) return cached;
   cached = null;
   if (!ffiAllowed("NC_BLAS")) return null;
-  const opened = openLibrary("NC_BLAS_LIBRARY", CANDIDATES, SYMBOLS);
+  const opened = openLibrary("NC_BLAS_LIBRARY", BLAS_CANDIDATES, SYMBOLS);
   if (opened !== null) cached = kernels(opened.path, opened.library.symbols);
   return cached;
 }

@@ -1,0 +1,400 @@
+/**
+ * The first float32 kernels of the native CPU backend (issue: train at PyTorch's CPU speed):
+ * tfjs-backend-wasm's `BatchMatMul`, `_FusedMatMul` and `Conv2D` replaced by OpenBLAS's
+ * `cblas_sgemm` called through Deno's FFI directly on the wasm heap (Deno passes views of the
+ * heap's SharedArrayBuffer without a copy). Everything else stays wasm's (XNNPACK, SIMD,
+ * threads).
+ *
+ * - **BatchMatMul / _FusedMatMul**: one sgemm per batch item (outer batch dimensions equal, or
+ *   one side's batch of 1 broadcast), transposes passed to sgemm; `_FusedMatMul`'s bias (a
+ *   vector over the last dimension, or a scalar) and `linear`/`relu` activation applied after it.
+ * - **Conv2D** (NHWC): a 1×1 stride-1 unpadded convolution is one sgemm of the input itself
+ *   ([N·H·W, Cin] × [Cin, Cout]); any other is im2col into a buffer of at most
+ *   {@link IM2COL_MAX_FLOATS} floats (whole images per chunk; kernel rows copied as contiguous
+ *   runs when the dilation is 1) times the HWIO filter, which is already the [kh·kw·Cin, Cout]
+ *   matrix, written into the output in place.
+ * - Anything else (NCHW, other fused activations, a PReLU weight, broadcasting of unequal batch
+ *   shapes) runs the wasm kernel it replaced.
+ *
+ * {@link registerNativeKernels} installs them on the `wasm` backend (idempotent) and
+ * {@link unregisterNativeKernels} restores wasm's; both need OpenBLAS (`libopenblas0-pthread`, or
+ * `NC_BLAS_LIBRARY`) and `--allow-ffi`. Parity with tfjs's cpu backend:
+ * `tests/native_kernels_test.ts`.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { ffiAllowed, openLibrary } from "../../core/ffi.ts";
+import { BLAS_CANDIDATES } from "../../solver/blas.ts";
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+} as const;
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+/**
+ * The largest im2col buffer of a Conv2D, in floats (8 Mi: 32 MiB); whole images per chunk, at
+ * least one.
+ *
+ * @example
+ * ```ts
+ * IM2COL_MAX_FLOATS; // 8388608
+ * ```
+ */
+export const IM2COL_MAX_FLOATS = 1 << 23;
+
+type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+let sgemmCached: { library: string; sgemm: Sgemm } | null | undefined;
+
+/**
+ * OpenBLAS's `cblas_sgemm` as `C = op(A)·op(B)` (row-major), or null without `--allow-ffi` or the
+ * library (`NC_BLAS=off` turns it off too).
+ *
+ * @example
+ * ```ts
+ * const blas = nativeSgemm();
+ * const c = new Float32Array(4);
+ * blas?.sgemm(false, false, 2, 2, 1, Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 2, c, 2);
+ * // c = [3, 4, 6, 8]
+ * ```
+ */
+export function nativeSgemm(): { library: string; sgemm: Sgemm } | null {
+  if (sgemmCached !== undefined) return sgemmCached;
+  sgemmCached = null;
+  if (!ffiAllowed("NC_BLAS")) return null;
+  const opened = openLibrary("NC_BLAS_LIBRARY", BLAS_CANDIDATES, SYMBOLS);
+  if (opened === null) return null;
+  const f = opened.library.symbols.cblas_sgemm;
+  sgemmCached = {
+    library: opened.path,
+    sgemm: (transA, transB, m, n, k, a, lda, b, ldb, c, ldc) =>
+      f(
+        ROW_MAJOR,
+        transA ? TRANS : NO_TRANS,
+        transB ? TRANS : NO_TRANS,
+        m,
+        n,
+        k,
+        1,
+        a,
+        lda,
+        b,
+        ldb,
+        0,
+        c,
+        ldc,
+      ),
+  };
+  return sgemmCached;
+}
+
+type TensorInfo = tf.TensorInfo;
+// deno-lint-ignore no-explicit-any
+type Backend = any;
+type KernelArgs = {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: Backend;
+  attrs?: Record<string, unknown>;
+};
+type KernelFunc = (args: KernelArgs) => TensorInfo;
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** The wasm kernels replaced, kept to fall back on and to restore. */
+const replaced = new Map<string, ReturnType<typeof tf.getKernel>>();
+
+function fallback(name: string, args: KernelArgs): TensorInfo {
+  const k = replaced.get(name);
+  if (k === undefined) throw new Error(`native kernels: no wasm ${name} to fall back on`);
+  return (k.kernelFunc as unknown as KernelFunc)(args);
+}
+
+/** [batch, rows, cols] of a rank ≥ 2 shape, and its outer (batch) dimensions. */
+function asBatches(
+  shape: readonly number[],
+): { outer: number[]; batch: number; r: number; c: number } {
+  const outer = shape.slice(0, -2);
+  return { outer, batch: product(outer), r: shape[shape.length - 2], c: shape[shape.length - 1] };
+}
+
+/** C = op(A)·op(B) per batch item, into a new output; null when the batch shapes do not fit. */
+function matMul(
+  args: KernelArgs,
+  sgemm: Sgemm,
+): { out: TensorInfo; m: number; n: number } | null {
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const transposeA = args.attrs?.transposeA === true, transposeB = args.attrs?.transposeB === true;
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) {
+    return null;
+  }
+  const A = asBatches(a.shape), B = asBatches(b.shape);
+  const sameOuter = A.outer.length === B.outer.length && A.outer.every((d, i) => d === B.outer[i]);
+  if (!sameOuter && A.batch !== 1 && B.batch !== 1) return null;
+  const m = transposeA ? A.c : A.r, k = transposeA ? A.r : A.c;
+  const n = transposeB ? B.r : B.c, kb = transposeB ? B.c : B.r;
+  if (k !== kb) return null; // the wasm kernel reports the mismatch
+  const outer = A.batch >= B.batch ? A.outer : B.outer;
+  const batch = Math.max(A.batch, B.batch);
+  const out = args.backend.makeOutput([...outer, m, n], "float32"); // may grow the heap
+  const av = args.backend.typedArrayFromHeap(a) as Float32Array;
+  const bv = args.backend.typedArrayFromHeap(b) as Float32Array;
+  const cv = args.backend.typedArrayFromHeap(out) as Float32Array;
+  for (let i = 0; i < batch; i++) {
+    const ai = A.batch === 1 ? 0 : i, bi = B.batch === 1 ? 0 : i;
+    sgemm(
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      av.subarray(ai * A.r * A.c, (ai + 1) * A.r * A.c),
+      A.c,
+      bv.subarray(bi * B.r * B.c, (bi + 1) * B.r * B.c),
+      B.c,
+      cv.subarray(i * m * n, (i + 1) * m * n),
+      n,
+    );
+  }
+  return { out, m, n };
+}
+
+function batchMatMul(args: KernelArgs): TensorInfo {
+  const blas = nativeSgemm();
+  const r = blas === null ? null : matMul(args, blas.sgemm);
+  return r === null ? fallback("BatchMatMul", args) : r.out;
+}
+
+function fusedMatMul(args: KernelArgs): TensorInfo {
+  const activation = (args.attrs?.activation as string | undefined) ?? "linear";
+  const { bias, preluActivationWeights } = args.inputs;
+  const blas = nativeSgemm();
+  const biasOk = bias === undefined ||
+    (bias.dtype === "float32" && (product(bias.shape) === 1 || bias.shape.length === 1));
+  if (
+    blas === null || preluActivationWeights !== undefined || !biasOk ||
+    (activation !== "linear" && activation !== "relu")
+  ) return fallback("_FusedMatMul", args);
+  const r = matMul(args, blas.sgemm);
+  if (r === null) return fallback("_FusedMatMul", args);
+  const c = args.backend.typedArrayFromHeap(r.out) as Float32Array;
+  const bv = bias === undefined ? null : args.backend.typedArrayFromHeap(bias) as Float32Array;
+  if (bv !== null && bv.length !== 1 && bv.length !== r.n) {
+    args.backend.disposeData(r.out.dataId);
+    return fallback("_FusedMatMul", args);
+  }
+  const relu = activation === "relu";
+  if (bv !== null || relu) {
+    for (let i = 0; i < c.length; i += r.n) {
+      for (let j = 0; j < r.n; j++) {
+        let v = c[i + j];
+        if (bv !== null) v += bv.length === 1 ? bv[0] : bv[j];
+        c[i + j] = relu && v < 0 ? 0 : v;
+      }
+    }
+  }
+  return r.out;
+}
+
+/** `x` (NHWC) as im2col rows of whole images `first … first + count − 1`, into `col`. */
+function im2col(
+  x: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+  first: number,
+  count: number,
+  col: Float32Array,
+): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const K = kh * kw * C;
+  let r = 0;
+  for (let img = first; img < first + count; img++) {
+    const base = img * H * W * C;
+    for (let oy = 0; oy < Ho; oy++) {
+      for (let ox = 0; ox < Wo; ox++, r++) {
+        const row = r * K;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - top + ky * dh;
+          const at = row + ky * kw * C;
+          if (iy < 0 || iy >= H) {
+            col.fill(0, at, at + kw * C);
+            continue;
+          }
+          const x0 = ox * sw - left;
+          if (dw === 1) {
+            // The in-bounds kernel columns are one contiguous run of the input row.
+            const lo = Math.max(0, -x0), hi = Math.min(kw, W - x0);
+            if (lo > 0) col.fill(0, at, at + lo * C);
+            if (hi > lo) {
+              const from = base + (iy * W + x0 + lo) * C, n = (hi - lo) * C, to = at + lo * C;
+              // Short runs by hand: a subarray per run costs more than the copy.
+              if (n < 128) { for (let i = 0; i < n; i++) col[to + i] = x[from + i]; }
+              else col.set(x.subarray(from, from + n), to);
+            }
+            if (hi < kw) col.fill(0, at + Math.max(hi, lo) * C, at + kw * C);
+          } else {
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = x0 + kx * dw, to = at + kx * C;
+              if (ix < 0 || ix >= W) col.fill(0, to, to + C);
+              else col.set(x.subarray(base + (iy * W + ix) * C, base + (iy * W + ix + 1) * C), to);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+let colBuffer = new Float32Array(0);
+
+function conv2D(args: KernelArgs): TensorInfo {
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const blas = nativeSgemm();
+  if (
+    blas === null || attrs.dataFormat === "NCHW" || x.dtype !== "float32" ||
+    filter.dtype !== "float32"
+  ) return fallback("Conv2D", args);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    (attrs.dilations as [number, number] | number | undefined) ?? 1,
+    attrs.pad as "valid" | "same" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    false,
+    "channelsLast",
+  );
+  const { batchSize: Nb, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const K = info.filterHeight * info.filterWidth * info.inChannels;
+  const out = args.backend.makeOutput([Nb, Ho, Wo, Co], "float32"); // may grow the heap
+  const xv = args.backend.typedArrayFromHeap(x) as Float32Array;
+  const fv = args.backend.typedArrayFromHeap(filter) as Float32Array;
+  const ov = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const pointwise = info.filterHeight === 1 && info.filterWidth === 1 &&
+    info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 &&
+    info.padInfo.left === 0 && Ho === info.inHeight && Wo === info.inWidth;
+  if (pointwise) {
+    blas.sgemm(false, false, Nb * Ho * Wo, Co, K, xv, K, fv, Co, ov, Co);
+    return out;
+  }
+  const perImage = Ho * Wo * K;
+  const chunk = Math.max(1, Math.min(Nb, Math.floor(IM2COL_MAX_FLOATS / perImage)));
+  if (colBuffer.length < chunk * perImage) colBuffer = new Float32Array(chunk * perImage);
+  for (let first = 0; first < Nb; first += chunk) {
+    const count = Math.min(chunk, Nb - first);
+    im2col(xv, info, first, count, colBuffer);
+    const rows = count * Ho * Wo;
+    const at = first * Ho * Wo * Co;
+    blas.sgemm(
+      false,
+      false,
+      rows,
+      Co,
+      K,
+      colBuffer,
+      K,
+      fv,
+      Co,
+      ov.subarray(at, at + rows * Co),
+      Co,
+    );
+  }
+  return out;
+}
+
+/**
+ * The kernels this module provides, by tfjs kernel name.
+ *
+ * @example
+ * ```ts
+ * Object.keys(NATIVE_KERNELS); // ["BatchMatMul", "_FusedMatMul", "Conv2D"]
+ * ```
+ */
+export const NATIVE_KERNELS: Readonly<Record<string, KernelFunc>> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Conv2D: conv2D,
+};
+
+/**
+ * Installs {@link NATIVE_KERNELS} on the `wasm` backend (start it first), keeping wasm's to fall
+ * back on; returns false, changing nothing, when OpenBLAS cannot be loaded (no `--allow-ffi`,
+ * no library, `NC_BLAS=off`). Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "./select.ts";
+ * await selectBackend("wasm");
+ * registerNativeKernels(); // true with --allow-ffi and libopenblas0-pthread
+ * ```
+ */
+export function registerNativeKernels(): boolean {
+  if (nativeSgemm() === null) return false;
+  for (const [kernelName, kernelFunc] of Object.entries(NATIVE_KERNELS)) {
+    const existing = tf.getKernel(kernelName, "wasm");
+    if (existing === undefined) {
+      throw new Error(`native kernels: the wasm backend has no ${kernelName}: start it first`);
+    }
+    if (existing.kernelFunc === (kernelFunc as unknown)) continue;
+    replaced.set(kernelName, existing);
+    tf.unregisterKernel(kernelName, "wasm");
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      setupFunc: existing.setupFunc, // binds the wasm function kept for the fallback
+      disposeFunc: existing.disposeFunc,
+    });
+  }
+  return true;
+}
+
+/**
+ * Puts wasm's own kernels back (after {@link registerNativeKernels}).
+ *
+ * @example
+ * ```ts
+ * unregisterNativeKernels();
+ * ```
+ */
+export function unregisterNativeKernels(): void {
+  for (const [kernelName, original] of replaced) {
+    tf.unregisterKernel(kernelName, "wasm");
+    tf.registerKernel(original!);
+  }
+  replaced.clear();
+}

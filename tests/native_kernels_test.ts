@@ -1,0 +1,262 @@
+/**
+ * The native kernels (nets/backend/native_kernels.ts: OpenBLAS sgemm on the wasm heap) against
+ * tfjs's cpu backend, element by element, within the standard float32 bound for sums of K
+ * products: |native − cpu| ≤ 2·K·u·(Σ|aᵢ||bᵢ|) + tiny, u = 2⁻²⁴, with Σ|aᵢ||bᵢ| computed by the
+ * cpu backend on |a| and |b| — BatchMatMul (transposes, batches, a broadcast batch, sizes of 1),
+ * _FusedMatMul (bias, relu; a PReLU falls back to wasm's), Conv2D (kernel sizes, strides,
+ * same/valid/explicit padding, dilations, batch 1, the pointwise path, and an input large enough
+ * for im2col to run in chunks). Ignored without OpenBLAS or --allow-ffi.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { tf } from "../nets/tf.ts";
+import { selectBackend } from "../nets/backend/select.ts";
+import {
+  IM2COL_MAX_FLOATS,
+  nativeSgemm,
+  registerNativeKernels,
+  unregisterNativeKernels,
+} from "../nets/backend/native_kernels.ts";
+import { Rng } from "../core/random.ts";
+import { createBackbone } from "../nets/models/backbones.ts";
+import { standardHead } from "../nets/heads/standard.ts";
+import { normaliseFeatures } from "../nets/heads/head.ts";
+import { loss } from "../nets/training/losses.ts";
+
+const ignore = nativeSgemm() === null;
+const U = 2 ** -24;
+
+function random(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+/** `f` on the cpu backend and on wasm with the native kernels, and cpu's `f` on |inputs|. */
+async function both(
+  inputs: { values: Float32Array; shape: number[] }[],
+  f: (ts: tf.Tensor[]) => tf.Tensor,
+): Promise<{ native: Float32Array; cpu: Float32Array; abs: Float32Array }> {
+  const run = (values: Float32Array[]) => {
+    // Read outside the tidy: tidy walks a returned typed array element by element.
+    const out = tf.tidy(() => f(inputs.map((x, i) => tf.tensor(values[i], x.shape))));
+    const data = out.dataSync() as Float32Array;
+    out.dispose();
+    return data;
+  };
+  await tf.setBackend("cpu");
+  const cpu = run(inputs.map((x) => x.values));
+  const abs = run(inputs.map((x) => x.values.map(Math.abs)));
+  await tf.setBackend("wasm");
+  const native = run(inputs.map((x) => x.values));
+  return { native, cpu, abs };
+}
+
+function assertClose(
+  r: { native: Float32Array; cpu: Float32Array; abs: Float32Array },
+  K: number,
+  what: string,
+) {
+  assertEquals(r.native.length, r.cpu.length, what);
+  let worst = 0;
+  for (let i = 0; i < r.cpu.length; i++) {
+    const bound = 2 * K * U * r.abs[i] + 1e-30;
+    worst = Math.max(worst, Math.abs(r.native[i] - r.cpu[i]) / bound);
+  }
+  assert(worst <= 1, `${what}: the worst element is ${worst.toFixed(2)}× the float32 bound`);
+}
+
+if (!ignore) {
+  await selectBackend("wasm");
+  assert(registerNativeKernels(), "native kernels registered");
+}
+
+Deno.test({
+  name: "native BatchMatMul and _FusedMatMul equal the cpu backend's within the float32 bound",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(1);
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[7, 5], [5, 3], false, false],
+      [[5, 7], [5, 3], true, false],
+      [[7, 5], [3, 5], false, true],
+      [[5, 7], [3, 5], true, true],
+      [[1, 1], [1, 1], false, false],
+      [[3, 4, 6], [3, 6, 2], false, false],
+      [[1, 4, 6], [5, 6, 2], false, false], // a batch of 1 broadcast
+      [[2, 3, 4, 6], [2, 3, 2, 6], false, true],
+      [[64, 300], [300, 40], false, false],
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      const K = ta ? sa[sa.length - 2] : sa[sa.length - 1];
+      const inputs = [sa, sb].map((shape) => ({
+        values: random(rng, shape.reduce((a, b) => a * b)),
+        shape,
+      }));
+      const r = await both(inputs, ([a, b]) => tf.matMul(a, b, ta, tb));
+      assertClose(r, K, `matMul ${sa} × ${sb} (${ta}, ${tb})`);
+    }
+    // Fused: bias and relu (the bias's own rounding adds one u of the sum).
+    const inputs = [
+      { values: random(rng, 6 * 9), shape: [6, 9] },
+      { values: random(rng, 9 * 4), shape: [9, 4] },
+      { values: random(rng, 4), shape: [4] },
+    ];
+    for (const activation of ["linear", "relu"] as const) {
+      const r = await both(
+        inputs,
+        ([a, b, bias]) =>
+          tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation }),
+      );
+      assertClose(r, 10, `fused matMul, ${activation}`);
+    }
+    // PReLU is wasm's own kernel (a fallback): the same result still.
+    const prelu = await both(
+      [...inputs, { values: Float32Array.of(0.1, 0.2, 0.3, 0.4), shape: [4] }],
+      ([a, b, bias, alpha]) =>
+        tf.fused.matMul({
+          a: a as tf.Tensor2D,
+          b: b as tf.Tensor2D,
+          bias,
+          activation: "prelu",
+          preluActivationWeights: alpha,
+        }),
+    );
+    assertClose({ ...prelu, abs: prelu.abs.map((v) => v + 1e-3) }, 10, "fused matMul, prelu");
+  },
+});
+
+Deno.test({
+  name:
+    "native Conv2D equals the cpu backend's within the float32 bound (sizes, strides, padding, dilations)",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(2);
+    type Pad = "same" | "valid" | [
+      [number, number],
+      [number, number],
+      [number, number],
+      [number, number],
+    ];
+    const cases: {
+      x: number[];
+      k: number;
+      cin?: number;
+      cout: number;
+      s: number;
+      pad: Pad;
+      d: number;
+    }[] = [
+      { x: [2, 7, 9, 3], k: 3, cout: 4, s: 1, pad: "same", d: 1 },
+      { x: [1, 8, 8, 8], k: 3, cout: 16, s: 2, pad: "same", d: 1 },
+      { x: [3, 9, 7, 1], k: 5, cout: 2, s: 1, pad: "valid", d: 1 },
+      { x: [2, 6, 6, 4], k: 2, cout: 3, s: 2, pad: "valid", d: 1 },
+      { x: [2, 9, 9, 3], k: 3, cout: 5, s: 1, pad: "same", d: 2 },
+      { x: [1, 10, 8, 2], k: 3, cout: 3, s: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]], d: 1 },
+      { x: [2, 5, 5, 6], k: 1, cout: 7, s: 1, pad: "valid", d: 1 }, // pointwise: one sgemm
+      { x: [2, 8, 8, 6], k: 1, cout: 4, s: 2, pad: "same", d: 1 }, // 1×1, stride 2
+      { x: [1, 16, 16, 3], k: 7, cout: 8, s: 2, pad: "same", d: 1 }, // the ResNet stem's shape
+    ];
+    for (const c of cases) {
+      const cin = c.x[3];
+      const filter = [c.k, c.k, cin, c.cout];
+      const inputs = [
+        { values: random(rng, c.x.reduce((a, b) => a * b)), shape: c.x },
+        { values: random(rng, filter.reduce((a, b) => a * b)), shape: filter },
+      ];
+      const r = await both(
+        inputs,
+        ([x, w]) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad, "NHWC", c.d),
+      );
+      assertClose(r, c.k * c.k * cin, `conv2d ${JSON.stringify(c)}`);
+    }
+    // Chunked im2col: an image's columns exceed half the buffer, so one image per chunk.
+    const x = [2, 64, 64, 128];
+    assert(64 * 64 * 9 * 128 > IM2COL_MAX_FLOATS / 2);
+    const inputs = [
+      { values: random(rng, x.reduce((a, b) => a * b)), shape: x },
+      { values: random(rng, 9 * 128 * 8), shape: [3, 3, 128, 8] },
+    ];
+    const r = await both(
+      inputs,
+      ([a, w]) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+    );
+    assertClose(r, 9 * 128, "conv2d in two im2col chunks");
+  },
+});
+
+Deno.test({
+  name: "native kernels: unregistering restores wasm's own",
+  ignore,
+  fn: () => {
+    const ours = tf.getKernel("Conv2D", "wasm")!.kernelFunc;
+    unregisterNativeKernels();
+    assert(tf.getKernel("Conv2D", "wasm")!.kernelFunc !== ours, "wasm's Conv2D is back");
+    assert(registerNativeKernels());
+    assertEquals(tf.getKernel("Conv2D", "wasm")!.kernelFunc, ours);
+  },
+});
+
+Deno.test({
+  name:
+    "native kernels: a ResNet18 training step's loss and gradients agree with the cpu backend's as wasm's own do",
+  ignore,
+  fn: async () => {
+    // The same network and batch on cpu, on wasm, and on wasm with the native kernels (whose
+    // Conv2D also serves wasm's composite convolution gradients): the native gradients must be
+    // as close to cpu's as wasm's own are (within 2× their distance, plus 1e-6 relative).
+    const rng = new Rng(3);
+    const x = random(rng, 8 * 32 * 32 * 3);
+    const labels = Array.from({ length: 8 }, (_, i) => i % 4);
+    const run = async (backend: "cpu" | "wasm", native: boolean) => {
+      await tf.setBackend(backend);
+      if (native) registerNativeKernels();
+      else unregisterNativeKernels();
+      const net = createBackbone("resnet18", { width: 4, seed: 5 });
+      const head = standardHead({
+        featureDim: net.featureDim,
+        numClasses: 4,
+        bias: false,
+        seed: 6,
+      });
+      const variables = [...net.parameters, ...head.parameters].map((p) => p.variable);
+      const out = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [8, 32, 32, 3]), y = tf.tensor1d(labels, "int32");
+        const { value, grads } = tf.variableGrads(() => {
+          const h = normaliseFeatures(net.features(xt, true), 5);
+          return loss("CrossEntropyLoss", head.forward(h, y, true).logits, y);
+        }, variables);
+        return [value, ...variables.map((v) => grads[v.name])];
+      });
+      const values = out.map((t) => Float64Array.from(t.dataSync()));
+      tf.dispose(out);
+      net.dispose();
+      head.dispose();
+      return values;
+    };
+    const cpu = await run("cpu", false), wasm = await run("wasm", false);
+    const native = await run("wasm", true);
+    const distance = (a: Float64Array, b: Float64Array) => {
+      let num = 0, den = 0;
+      for (let i = 0; i < a.length; i++) {
+        num += (a[i] - b[i]) ** 2;
+        den += b[i] ** 2;
+      }
+      return Math.sqrt(num / Math.max(den, 1e-300));
+    };
+    let worstWasm = 0, worstNative = 0;
+    for (let i = 0; i < cpu.length; i++) {
+      const dw = distance(wasm[i], cpu[i]), dn = distance(native[i], cpu[i]);
+      worstWasm = Math.max(worstWasm, dw);
+      worstNative = Math.max(worstNative, dn);
+      assert(
+        dn <= 2 * dw + 1e-6,
+        `${i === 0 ? "loss" : `gradient ${i}`}: native ${dn}, wasm ${dw}`,
+      );
+    }
+    console.log(
+      `relative distance to cpu, worst over loss and gradients: wasm ${
+        worstWasm.toExponential(2)
+      }, ` +
+        `native ${worstNative.toExponential(2)}`,
+    );
+    assert(registerNativeKernels());
+  },
+});
