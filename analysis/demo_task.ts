@@ -27,7 +27,11 @@ import { readJsonFile } from "../train/run_dir.ts";
 export const DEMO_FLAGS = {
   storage: { kind: "string", default: "runs/demo", help: "where the demo's runs and figures go" },
   seeds: { kind: "list", default: ["1", "2"], help: "the seeds (at least 2)" },
-  backend: { kind: "string", default: null, help: "auto | webgpu | wasm | cpu (default auto)" },
+  backend: {
+    kind: "string",
+    default: null,
+    help: "auto | webgpu | native | wasm | cpu (default auto)",
+  },
   ci: { kind: "bool", default: false, help: "every stage at a reduced size (seconds, for tests)" },
 } as const satisfies Record<string, Flag>;
 

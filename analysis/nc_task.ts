@@ -66,7 +66,7 @@ export const NC_FLAGS = {
     help: "measure the checkpoint epochs divisible by N, and the last (default: every checkpoint)",
   },
   data_dir: { kind: "string", default: null, help: "dataset root (default: the run's)" },
-  backend: { kind: "string", default: "auto", help: "auto | webgpu | wasm | cpu" },
+  backend: { kind: "string", default: "auto", help: "auto | webgpu | native | wasm | cpu" },
   threads: { kind: "int", default: null, min: 1, help: "wasm threads (default: all cores)" },
   batch_size: {
     kind: "int",
@@ -342,7 +342,7 @@ export async function runNc(
     ...(request.threads !== null ? { threads: request.threads } : {}),
     log: io.log,
   });
-  if (request.threads !== null && backend.name !== "wasm") {
+  if (request.threads !== null && backend.name !== "wasm" && backend.name !== "native") {
     io.log(`nc: note: --threads ${request.threads} has no effect on the ${backend.name} backend`);
   }
   const data = await loadRunDataset(config, io.log, run.path);

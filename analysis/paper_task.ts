@@ -42,7 +42,11 @@ export const PAPER_FLAGS = {
   seeds: { kind: "list", default: ["1", "2", "3"], help: "the seeds" },
   jobs: { kind: "int", default: 1, min: 1, help: "runs at once (on 2 cores, 1 is as fast)" },
   data_dir: { kind: "string", default: null, help: "dataset root (training and nc)" },
-  backend: { kind: "string", default: null, help: "auto | webgpu | wasm | cpu (training and nc)" },
+  backend: {
+    kind: "string",
+    default: null,
+    help: "auto | webgpu | native | wasm | cpu (training and nc)",
+  },
   threads: { kind: "int", default: null, min: 1, help: "wasm threads (training and nc)" },
 } as const satisfies Record<string, Flag>;
 

@@ -19,6 +19,7 @@
 import { fileURLToPath } from "node:url";
 import { extname, join, resolve, sep } from "node:path";
 import { tf } from "../nets/tf.ts";
+import { nativeSgemm } from "../nets/backend/native_kernels.ts";
 import {
   BACKEND_NAMES,
   BackendUnavailableError,
@@ -107,15 +108,18 @@ async function onBothBackends(
   return [out[0], out[1], shape];
 }
 
+/** auto's CPU backend here: native where OpenBLAS loads (this suite has --allow-ffi), else wasm. */
+const CPU_CHOICE = nativeSgemm() !== null ? "native" : "wasm";
+
 Deno.test("parseBackendName: accepts the four names, rejects others clearly", () => {
-  assertEquals([...BACKEND_NAMES], ["auto", "webgpu", "wasm", "cpu"]);
+  assertEquals([...BACKEND_NAMES], ["auto", "webgpu", "native", "wasm", "cpu"]);
   for (const name of BACKEND_NAMES) assertEquals(parseBackendName(name), name);
   const e = assertThrows(
     () => parseBackendName("gpu", "--backend"),
     InvalidArgumentError,
     "--backend",
     '"gpu"',
-    "auto, webgpu, wasm, cpu",
+    "auto, webgpu, native, wasm, cpu",
   );
   assertEquals(e.argument, "--backend");
   assertThrows(() => parseBackendName(undefined), InvalidArgumentError, "backend", "undefined");
@@ -124,10 +128,10 @@ Deno.test("parseBackendName: accepts the four names, rejects others clearly", ()
 Deno.test("selectBackend: unknown name and bad threads are clear errors", async () => {
   for (
     const [name, options, ...includes] of [
-      ["tpu", {}, "name", '"tpu"', "auto, webgpu, wasm, cpu"],
+      ["tpu", {}, "name", '"tpu"', "auto, webgpu, native, wasm, cpu"],
       ["wasm", { threads: 0 }, "options.threads", "[1, 8]", "0"],
       ["wasm", { threads: 1.5 }, "options.threads", "1.5"],
-      ["cpu", { threads: 2 }, "options.threads", "only applies to the wasm backend"],
+      ["cpu", { threads: 2 }, "options.threads", "only applies to the native and wasm backends"],
     ] as const
   ) {
     let caught: unknown;
@@ -181,13 +185,17 @@ Deno.test("selectBackend: auto picks WebGPU only on a hardware adapter and says 
   const info = await selectBackend("auto", { log: (l) => lines.push(l) });
   assertEquals(lines.length, 1);
   assert(lines[0].startsWith(`backend: ${info.name}`), lines[0]);
-  assertEquals(tf.getBackend(), info.name);
+  // native is the wasm backend with OpenBLAS kernels: tfjs calls it wasm.
+  assertEquals(tf.getBackend(), info.name === "native" ? "wasm" : info.name);
   if (!probe.available) {
-    assertEquals(info.name, "wasm");
-    assert(info.reason.includes("no WebGPU") && info.reason.endsWith("using wasm"), info.reason);
+    assertEquals(info.name, CPU_CHOICE);
+    assert(
+      info.reason.includes("no WebGPU") && info.reason.endsWith(`using ${CPU_CHOICE}`),
+      info.reason,
+    );
   } else if (probe.fallbackAdapter) {
     // This machine: Mesa's llvmpipe, isFallbackAdapter true.
-    assertEquals(info.name, "wasm");
+    assertEquals(info.name, CPU_CHOICE);
     assertEquals(info.adapter, probe.adapter);
     assertEquals(info.fallbackAdapter, true);
     assert(info.reason.includes("software fallback"), info.reason);
@@ -213,10 +221,10 @@ Deno.test("selectBackend: without navigator.gpu, webgpu is an error and auto fal
     assert(caught instanceof BackendUnavailableError, `got ${caught}`);
     assertEquals(caught.message, "webgpu: navigator.gpu is not available in this runtime");
     const info = await selectBackend("auto", quiet);
-    assertEquals(info.name, "wasm");
+    assertEquals(info.name, CPU_CHOICE);
     assertEquals(
       info.reason,
-      "auto: no WebGPU (navigator.gpu is not available in this runtime); using wasm",
+      `auto: no WebGPU (navigator.gpu is not available in this runtime); using ${CPU_CHOICE}`,
     );
   } finally {
     delete nav.gpu;

@@ -4,8 +4,10 @@
  * products: |native − cpu| ≤ 2·K·u·(Σ|aᵢ||bᵢ|) + tiny, u = 2⁻²⁴, with Σ|aᵢ||bᵢ| computed by the
  * cpu backend on |a| and |b| — BatchMatMul (transposes, batches, a broadcast batch, sizes of 1),
  * _FusedMatMul (bias, relu; a PReLU falls back to wasm's), Conv2D (kernel sizes, strides,
- * same/valid/explicit padding, dilations, batch 1, the pointwise path, and an input large enough
- * for im2col to run in chunks). Ignored without OpenBLAS or --allow-ffi.
+ * same/valid/explicit padding, dilations, batch 1, the pointwise path, and a limit small enough
+ * for im2col to run in chunks), the two convolution gradients (the filter gradient native, the
+ * input gradient wasm's composite over the native Conv2D; the same cases, and one image per im2col
+ * chunk). Ignored without OpenBLAS or --allow-ffi.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
@@ -14,6 +16,7 @@ import {
   IM2COL_MAX_FLOATS,
   nativeSgemm,
   registerNativeKernels,
+  setIm2colLimit,
   unregisterNativeKernels,
 } from "../nets/backend/native_kernels.ts";
 import { Rng } from "../core/random.ts";
@@ -21,6 +24,8 @@ import { createBackbone } from "../nets/models/backbones.ts";
 import { standardHead } from "../nets/heads/standard.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
 import { loss } from "../nets/training/losses.ts";
+import { createTrainingSetup } from "../nets/training/setup.ts";
+import { trainStep } from "../nets/training/train_step.ts";
 
 const ignore = nativeSgemm() === null;
 const U = 2 ** -24;
@@ -167,18 +172,77 @@ Deno.test({
       );
       assertClose(r, c.k * c.k * cin, `conv2d ${JSON.stringify(c)}`);
     }
-    // Chunked im2col: an image's columns exceed half the buffer, so one image per chunk.
-    const x = [2, 64, 64, 128];
-    assert(64 * 64 * 9 * 128 > IM2COL_MAX_FLOATS / 2);
-    const inputs = [
-      { values: random(rng, x.reduce((a, b) => a * b)), shape: x },
-      { values: random(rng, 9 * 128 * 8), shape: [3, 3, 128, 8] },
+    // Chunked im2col: a limit of one image's columns, so one image per chunk.
+    const previous = setIm2colLimit(8 * 8 * 9 * 5);
+    try {
+      const inputs = [
+        { values: random(rng, 3 * 8 * 8 * 5), shape: [3, 8, 8, 5] },
+        { values: random(rng, 9 * 5 * 4), shape: [3, 3, 5, 4] },
+      ];
+      const r = await both(
+        inputs,
+        ([a, w]) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+      );
+      assertClose(r, 9 * 5, "conv2d, one image per im2col chunk");
+    } finally {
+      setIm2colLimit(previous);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native Conv2DBackpropInput and Conv2DBackpropFilter equal the cpu backend's within the float32 bound",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(4);
+    type Pad = "same" | "valid";
+    const cases: {
+      x: number[];
+      k: number;
+      cout: number;
+      s: number;
+      pad: Pad;
+      chunked?: boolean;
+    }[] = [
+      { x: [2, 7, 9, 3], k: 3, cout: 4, s: 1, pad: "same" },
+      { x: [1, 8, 8, 8], k: 3, cout: 16, s: 2, pad: "same" },
+      { x: [3, 9, 7, 2], k: 5, cout: 2, s: 1, pad: "valid" },
+      { x: [2, 6, 6, 4], k: 2, cout: 3, s: 2, pad: "valid" },
+      { x: [2, 5, 5, 6], k: 1, cout: 7, s: 1, pad: "valid" }, // pointwise
+      { x: [2, 8, 8, 6], k: 1, cout: 4, s: 2, pad: "same" }, // the downsample's shape
+      { x: [1, 16, 16, 3], k: 7, cout: 8, s: 2, pad: "same" }, // the stem's
+      { x: [3, 8, 8, 5], k: 3, cout: 4, s: 1, pad: "same", chunked: true }, // one image a chunk
     ];
-    const r = await both(
-      inputs,
-      ([a, w]) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
-    );
-    assertClose(r, 9 * 128, "conv2d in two im2col chunks");
+    for (const c of cases) {
+      const cin = c.x[3];
+      const filter = [c.k, c.k, cin, c.cout];
+      const outShape = tf.backend_util.computeConv2DInfo(
+        c.x as [number, number, number, number],
+        filter as [number, number, number, number],
+        c.s,
+        1,
+        c.pad,
+      ).outShape;
+      const size = (shape: number[]) => shape.reduce((a, b) => a * b);
+      const inputs = [c.x, filter, outShape].map((shape) => ({
+        values: random(rng, size(shape)),
+        shape,
+      }));
+      const grads = (which: 0 | 1) => ([x, w, g]: tf.Tensor[]) =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), g))
+        )([x, w])[which];
+      const [, Ho, Wo] = outShape;
+      // One image's columns: Ho·Wo·k²·Cin floats; the chunked case allows just one image.
+      const previous = c.chunked ? setIm2colLimit(Ho * Wo * c.k * c.k * cin) : null;
+      try {
+        assertClose(await both(inputs, grads(0)), c.k * c.k * c.cout, `dx ${JSON.stringify(c)}`);
+        assertClose(await both(inputs, grads(1)), c.x[0] * Ho * Wo, `dw ${JSON.stringify(c)}`);
+      } finally {
+        if (previous !== null) setIm2colLimit(previous);
+      }
+    }
   },
 });
 
@@ -258,5 +322,56 @@ Deno.test({
         `native ${worstNative.toExponential(2)}`,
     );
     assert(registerNativeKernels());
+  },
+});
+
+Deno.test({
+  name: "native kernels: 1000 training steps keep tf.memory(), the wasm heap and V8's memory flat",
+  ignore,
+  fn: async () => {
+    // In a child with --expose-gc: after a collection, V8's heap and external memory (the
+    // ArrayBuffers, im2col's buffer among them) and the wasm heap (every tensor's data) at step
+    // 100 and at step 1000 — the RSS alone is a sawtooth of whatever V8 has not collected yet.
+    const url = (p: string) => new URL(p, import.meta.url).href;
+    const code = `
+import { tf } from "${url("../nets/tf.ts")}";
+import { selectBackend } from "${url("../nets/backend/select.ts")}";
+import { createTrainingSetup } from "${url("../nets/training/setup.ts")}";
+import { trainStep } from "${url("../nets/training/train_step.ts")}";
+const info = await selectBackend("native", { log: () => {} });
+const { setup } = createTrainingSetup({ model: "resnet18", method: "standard", numClasses: 4, resnetWidth: 2, optimiser: "SGD" });
+const x = tf.randomNormal([8, 16, 16, 3], 0, 1, "float32", 7);
+const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], "int32");
+const wasmHeap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+const sample = () => { (globalThis as unknown as { gc(): void }).gc(); const m = Deno.memoryUsage();
+  return { tensors: tf.memory().numTensors, v8: (m.heapUsed + m.external) / 2 ** 20, wasm: wasmHeap() / 2 ** 20 }; };
+for (let i = 0; i < 100; i++) await trainStep(setup, x, y);
+const warm = sample();
+for (let i = 100; i < 1000; i++) await trainStep(setup, x, y);
+console.log(JSON.stringify({ backend: info.name, warm, end: sample() }));`;
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(file, code);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--v8-flags=--expose-gc", "-A", file],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const { backend, warm, end } = JSON.parse(text.trim().split("\n").at(-1)!);
+      console.log(
+        `after 100 and 1000 steps: ${warm.tensors} / ${end.tensors} tensors, V8 ` +
+          `${warm.v8.toFixed(1)} / ${
+            end.v8.toFixed(1)
+          } MiB, wasm heap ${warm.wasm} / ${end.wasm} MiB`,
+      );
+      assertEquals(backend, "native");
+      assertEquals(end.tensors, warm.tensors, "tensors");
+      assertEquals(end.wasm, warm.wasm, "wasm heap (MiB)");
+      assert(end.v8 - warm.v8 < 4, `V8's memory grew by ${(end.v8 - warm.v8).toFixed(1)} MiB`);
+    } finally {
+      await Deno.remove(file);
+    }
   },
 });

@@ -181,7 +181,7 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "continue from this checkpoint",
   },
   { flag: "fixdim", key: "fixdim", kind: "bool", help: "the last ResNet block emits K+1 channels" },
-  { flag: "backend", key: "backend", kind: "string", help: "auto | webgpu | wasm | cpu" },
+  { flag: "backend", key: "backend", kind: "string", help: "auto | webgpu | native | wasm | cpu" },
   { flag: "threads", key: "threads", kind: "int", help: "wasm threads" },
   { flag: "width", key: "width", kind: "int", help: "MLP hidden width" },
   { flag: "depth", key: "depth", kind: "int", help: "MLP hidden layers" },
@@ -713,8 +713,8 @@ const APPLIES: readonly {
   },
   {
     keys: ["threads"],
-    when: (c) => c.backend === "wasm" || c.backend === "auto",
-    only: "the wasm backend (--backend wasm or auto)",
+    when: (c) => c.backend === "wasm" || c.backend === "native" || c.backend === "auto",
+    only: "the native and wasm backends (--backend native, wasm or auto)",
   },
 ];
 

@@ -309,7 +309,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
     ...(config.threads !== null ? { threads: config.threads } : {}),
     log: (line) => void log(line),
   });
-  if (config.threads !== null && backend.name !== "wasm") {
+  if (config.threads !== null && backend.name !== "wasm" && backend.name !== "native") {
     await log(`note: --threads ${config.threads} has no effect on the ${backend.name} backend`);
   }
   const { data, variant } = await loadRunData(config, (line) => void log(line), run?.path);

@@ -13,7 +13,7 @@ import { InputError } from "../../core/errors.ts";
  * const name: ConcreteBackendName = "wasm";
  * ```
  */
-export type ConcreteBackendName = "webgpu" | "wasm" | "cpu";
+export type ConcreteBackendName = "webgpu" | "native" | "wasm" | "cpu";
 
 /**
  * A requested backend could not start. The message starts with the backend's name and says why,

@@ -1,6 +1,6 @@
 /**
  * The first float32 kernels of the native CPU backend (issue: train at PyTorch's CPU speed):
- * tfjs-backend-wasm's `BatchMatMul`, `_FusedMatMul` and `Conv2D` replaced by OpenBLAS's
+ * tfjs-backend-wasm's `BatchMatMul`, `_FusedMatMul`, `Conv2D` and `Conv2DBackpropFilter` replaced by OpenBLAS's
  * `cblas_sgemm` called through Deno's FFI directly on the wasm heap (Deno passes views of the
  * heap's SharedArrayBuffer without a copy). Everything else stays wasm's (XNNPACK, SIMD,
  * threads).
@@ -10,9 +10,17 @@
  *   vector over the last dimension, or a scalar) and `linear`/`relu` activation applied after it.
  * - **Conv2D** (NHWC): a 1×1 stride-1 unpadded convolution is one sgemm of the input itself
  *   ([N·H·W, Cin] × [Cin, Cout]); any other is im2col into a buffer of at most
- *   {@link IM2COL_MAX_FLOATS} floats (whole images per chunk; kernel rows copied as contiguous
+ *   {@link IM2COL_MAX_FLOATS} floats ({@link setIm2colLimit}) (whole images per chunk; kernel rows copied as contiguous
  *   runs when the dilation is 1) times the HWIO filter, which is already the [kh·kw·Cin, Cout]
  *   matrix, written into the output in place.
+ * - **Conv2DBackpropFilter** (NHWC): dW = Σ over im2col chunks of colᵀ · dy (one sgemm per
+ *   chunk, accumulating), the pointwise case xᵀ · dy.
+ * - **Conv2DBackpropInput** stays wasm's composite (nets/backend/wasm_kernels.ts: stride-1
+ *   convolutions of dy, one per stride phase), whose convolutions are now this module's Conv2D:
+ *   measured side by side in one process (ResNet18, batch 256, 32×32, 2 threads, three steps
+ *   each, median), that composite with the direct filter gradient took 1.90 s a step, a direct
+ *   input gradient (dy · Wᵀ, then col2im's scatter-add in TypeScript) 2.18 s, both composites
+ *   2.13 s: col2im's scatter costs more than the composite's extra convolutions.
  * - Anything else (NCHW, other fused activations, a PReLU weight, broadcasting of unequal batch
  *   shapes) runs the wasm kernel it replaced.
  *
@@ -28,6 +36,7 @@ import { ffiAllowed, openLibrary } from "../../core/ffi.ts";
 import { BLAS_CANDIDATES } from "../../solver/blas.ts";
 
 const SYMBOLS = {
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
   cblas_sgemm: {
     parameters: [
       "i32",
@@ -62,6 +71,27 @@ const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
  */
 export const IM2COL_MAX_FLOATS = 1 << 23;
 
+let im2colLimit = IM2COL_MAX_FLOATS;
+
+/**
+ * Sets the im2col buffer's limit in floats (default {@link IM2COL_MAX_FLOATS}): less memory, or
+ * small chunks in tests; returns the previous limit.
+ *
+ * @example
+ * ```ts
+ * const previous = setIm2colLimit(1024); // chunks of whole images of at most 1024 floats
+ * setIm2colLimit(previous);
+ * ```
+ */
+export function setIm2colLimit(floats: number): number {
+  if (!(Number.isSafeInteger(floats) && floats >= 1)) {
+    throw new RangeError(`im2col limit: got ${floats}, allowed: a positive integer`);
+  }
+  const previous = im2colLimit;
+  im2colLimit = floats;
+  return previous;
+}
+
 type Sgemm = (
   transA: boolean,
   transB: boolean,
@@ -74,12 +104,17 @@ type Sgemm = (
   ldb: number,
   c: Float32Array,
   ldc: number,
+  beta?: number,
 ) => void;
 
-let sgemmCached: { library: string; sgemm: Sgemm } | null | undefined;
+let sgemmCached:
+  | { library: string; sgemm: Sgemm; setThreads: ((n: number) => void) | null }
+  | null
+  | undefined;
 
 /**
- * OpenBLAS's `cblas_sgemm` as `C = op(A)·op(B)` (row-major), or null without `--allow-ffi` or the
+ * OpenBLAS's `cblas_sgemm` as `C = op(A)·op(B) + beta·C` (row-major, beta default 0), or null
+ * without `--allow-ffi` or the
  * library (`NC_BLAS=off` turns it off too).
  *
  * @example
@@ -90,16 +125,23 @@ let sgemmCached: { library: string; sgemm: Sgemm } | null | undefined;
  * // c = [3, 4, 6, 8]
  * ```
  */
-export function nativeSgemm(): { library: string; sgemm: Sgemm } | null {
+export function nativeSgemm(): {
+  library: string;
+  sgemm: Sgemm;
+  /** OpenBLAS's thread count (`openblas_set_num_threads`), null in another BLAS. */
+  setThreads: ((n: number) => void) | null;
+} | null {
   if (sgemmCached !== undefined) return sgemmCached;
   sgemmCached = null;
   if (!ffiAllowed("NC_BLAS")) return null;
   const opened = openLibrary("NC_BLAS_LIBRARY", BLAS_CANDIDATES, SYMBOLS);
   if (opened === null) return null;
   const f = opened.library.symbols.cblas_sgemm;
+  const threads = opened.library.symbols.openblas_set_num_threads;
   sgemmCached = {
     library: opened.path,
-    sgemm: (transA, transB, m, n, k, a, lda, b, ldb, c, ldc) =>
+    setThreads: threads === null ? null : (n: number) => threads(n),
+    sgemm: (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, beta = 0) =>
       f(
         ROW_MAJOR,
         transA ? TRANS : NO_TRANS,
@@ -112,7 +154,7 @@ export function nativeSgemm(): { library: string; sgemm: Sgemm } | null {
         lda,
         b,
         ldb,
-        0,
+        beta,
         c,
         ldc,
       ),
@@ -304,15 +346,12 @@ function conv2D(args: KernelArgs): TensorInfo {
   const xv = args.backend.typedArrayFromHeap(x) as Float32Array;
   const fv = args.backend.typedArrayFromHeap(filter) as Float32Array;
   const ov = args.backend.typedArrayFromHeap(out) as Float32Array;
-  const pointwise = info.filterHeight === 1 && info.filterWidth === 1 &&
-    info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 &&
-    info.padInfo.left === 0 && Ho === info.inHeight && Wo === info.inWidth;
-  if (pointwise) {
+  if (isPointwise(info)) {
     blas.sgemm(false, false, Nb * Ho * Wo, Co, K, xv, K, fv, Co, ov, Co);
     return out;
   }
   const perImage = Ho * Wo * K;
-  const chunk = Math.max(1, Math.min(Nb, Math.floor(IM2COL_MAX_FLOATS / perImage)));
+  const chunk = chunkOf(Nb, perImage);
   if (colBuffer.length < chunk * perImage) colBuffer = new Float32Array(chunk * perImage);
   for (let first = 0; first < Nb; first += chunk) {
     const count = Math.min(chunk, Nb - first);
@@ -336,18 +375,81 @@ function conv2D(args: KernelArgs): TensorInfo {
   return out;
 }
 
+/** The convolution of a gradient kernel's attributes (NHWC), as computeConv2DInfo gives it. */
+function gradientInfo(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: Record<string, unknown>,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as "valid" | "same" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    false,
+    "channelsLast",
+  );
+}
+
+/** The whole images per im2col chunk for `perImage` floats each (at least one). */
+function chunkOf(images: number, perImage: number): number {
+  return Math.max(1, Math.min(images, Math.floor(im2colLimit / perImage)));
+}
+
+/** dW (kh·kw·Cin × Cout) = Σ over chunks of im2col(x)ᵀ · dy. */
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const blas = nativeSgemm();
+  if (blas === null || attrs.dataFormat === "NCHW" || x.dtype !== "float32") {
+    return fallback("Conv2DBackpropFilter", args);
+  }
+  const filterShape = attrs.filterShape as number[];
+  const info = gradientInfo(x.shape, filterShape, attrs);
+  const { batchSize: Nb, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const K = info.filterHeight * info.filterWidth * info.inChannels;
+  const out = args.backend.makeOutput(filterShape, "float32"); // may grow the heap
+  const xv = args.backend.typedArrayFromHeap(x) as Float32Array;
+  const gv = args.backend.typedArrayFromHeap(dy) as Float32Array;
+  const ov = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const perImage = Ho * Wo * K;
+  if (isPointwise(info)) {
+    blas.sgemm(true, false, K, Co, Nb * Ho * Wo, xv, K, gv, Co, ov, Co);
+    return out;
+  }
+  const chunk = chunkOf(Nb, perImage);
+  if (colBuffer.length < chunk * perImage) colBuffer = new Float32Array(chunk * perImage);
+  for (let first = 0; first < Nb; first += chunk) {
+    const count = Math.min(chunk, Nb - first), rows = count * Ho * Wo;
+    im2col(xv, info, first, count, colBuffer);
+    const g = gv.subarray(first * Ho * Wo * Co, (first + count) * Ho * Wo * Co);
+    blas.sgemm(true, false, K, Co, rows, colBuffer, K, g, Co, ov, Co, first === 0 ? 0 : 1);
+  }
+  return out;
+}
+
+/** A 1×1, stride-1, unpadded convolution: the input is its own im2col matrix. */
+function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 &&
+    info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    info.outHeight === info.inHeight && info.outWidth === info.inWidth;
+}
+
 /**
  * The kernels this module provides, by tfjs kernel name.
  *
  * @example
  * ```ts
- * Object.keys(NATIVE_KERNELS); // ["BatchMatMul", "_FusedMatMul", "Conv2D"]
+ * Object.keys(NATIVE_KERNELS); // ["BatchMatMul", "_FusedMatMul", "Conv2D", "Conv2DBackpropFilter", …]
  * ```
  */
 export const NATIVE_KERNELS: Readonly<Record<string, KernelFunc>> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   Conv2D: conv2D,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
 };
 
 /**

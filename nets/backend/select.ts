@@ -39,6 +39,7 @@ import { BackendUnavailableError, type ConcreteBackendName } from "./error.ts";
 import { probeWebGpu, startWebGpu } from "./webgpu.ts";
 import { startWasm, wasmDistDirectory } from "./wasm.ts";
 import { MAX_WASM_THREADS } from "./wasm_threads.ts";
+import { nativeSgemm, registerNativeKernels, unregisterNativeKernels } from "./native_kernels.ts";
 
 export { BackendUnavailableError };
 export type { ConcreteBackendName };
@@ -48,10 +49,10 @@ export type { ConcreteBackendName };
  *
  * @example
  * ```ts
- * BACKEND_NAMES.join("|"); // "auto|webgpu|wasm|cpu"
+ * BACKEND_NAMES.join("|"); // "auto|webgpu|native|wasm|cpu"
  * ```
  */
-export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["auto", "webgpu", "native", "wasm", "cpu"] as const;
 
 /**
  * A backend name as accepted by {@link selectBackend}.
@@ -78,8 +79,10 @@ export type BackendInfo = {
   adapter?: string;
   /** Whether that adapter is a software fallback (llvmpipe and the like). */
   fallbackAdapter?: boolean;
-  /** wasm only: XNNPACK's thread count. */
+  /** wasm and native: XNNPACK's (and native: OpenBLAS's) thread count. */
   threads?: number;
+  /** native: the BLAS library loaded. */
+  library?: string;
   /** Why this backend: `requested`, or `auto`'s reasoning (including any fallback). */
   reason: string;
 };
@@ -150,7 +153,7 @@ export async function selectBackend(
     if (backend === "cpu" || backend === "webgpu") {
       throw new InvalidArgumentError(
         "options.threads",
-        `only applies to the wasm backend (or auto), not to ${backend}`,
+        `only applies to the native and wasm backends (or auto), not to ${backend}`,
       );
     }
   }
@@ -243,11 +246,17 @@ async function start(
     }
     return { name, reason: "requested" };
   }
-  if (name === "wasm") {
+  if (name === "wasm" || name === "native") {
+    const why = name === "native" ? nativeUnavailable() : null;
+    if (why !== null) throw new BackendUnavailableError("native", why);
     const missing = wasmStarted() ? [] : missingWasmPermissions(options.threads ?? 1);
-    if (missing.length > 0) throw new BackendUnavailableError("wasm", describeMissing(missing));
+    if (missing.length > 0) throw new BackendUnavailableError(name, describeMissing(missing));
     const { threads } = await startWasm({ threads: options.threads });
-    return { name, threads, reason: "requested" };
+    if (name === "wasm") {
+      unregisterNativeKernels(); // wasm's own kernels, even after native in this process
+      return { name, threads, reason: "requested" };
+    }
+    return { ...startNative(threads), reason: "requested" };
   }
   const probe = await probeWebGpu();
   if (!probe.available) throw new BackendUnavailableError("webgpu", probe.reason);
@@ -292,13 +301,46 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
   } else {
     try {
       const started = await startWasm({ threads });
-      return { name: "wasm", ...seen, threads: started.threads, reason: `${why}; using wasm` };
+      const noNative = nativeUnavailable();
+      if (noNative === null) {
+        return { ...startNative(started.threads), ...seen, reason: `${why}; using native` };
+      }
+      unregisterNativeKernels();
+      return {
+        name: "wasm",
+        ...seen,
+        threads: started.threads,
+        reason: `${why}; native unavailable (${noNative}); using wasm`,
+      };
     } catch (e) {
       why = `${why}; wasm did not start (${(e as Error).message})`;
     }
   }
   await start("cpu", {});
   return { name: "cpu", ...seen, reason: `${why}; falling back to cpu (about 40× slower)` };
+}
+
+/**
+ * Why the native backend cannot start here (null when it can): it needs `--allow-ffi` and
+ * OpenBLAS (Debian's `libopenblas0-pthread`, Homebrew's `openblas`, or `NC_BLAS_LIBRARY`).
+ */
+function nativeUnavailable(): string | null {
+  let ffi = false;
+  try {
+    ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch { /* not Deno */ }
+  if (!ffi) return "needs --allow-ffi, to call OpenBLAS";
+  if (nativeSgemm() !== null) return null;
+  return "needs OpenBLAS: install Debian's libopenblas0-pthread (macOS: brew install openblas), " +
+    "or set NC_BLAS_LIBRARY=/path/to/libopenblas; NC_BLAS=off turns it off";
+}
+
+/** Installs the native kernels on the started wasm backend, OpenBLAS on `threads` threads. */
+function startNative(threads: number): BackendInfo & { name: "native" } {
+  const blas = nativeSgemm()!;
+  blas.setThreads?.(threads);
+  registerNativeKernels();
+  return { name: "native", threads, library: blas.library, reason: "" };
 }
 
 /**

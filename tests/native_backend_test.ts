@@ -1,0 +1,103 @@
+/**
+ * Choosing the native backend (nets/backend/select.ts): `--backend native` starts wasm with the
+ * OpenBLAS kernels, OpenBLAS on `--threads` threads; without the library (`NC_BLAS=off` stands
+ * in for a machine without it) or without `--allow-ffi`, an explicit `native` is an error naming
+ * what to install or grant, and `auto` falls back to wasm saying why, once; an explicit `wasm`
+ * after native in one process runs wasm's own kernels. Each case in its own process (the choice
+ * is per process). Ignored without OpenBLAS.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { nativeSgemm } from "../nets/backend/native_kernels.ts";
+
+const ignore = nativeSgemm() === null;
+const SELECT = new URL("../nets/backend/select.ts", import.meta.url).href;
+const KERNELS = new URL("../nets/backend/native_kernels.ts", import.meta.url).href;
+
+/**
+ * Runs `code` (a module body) with these permissions and environment (`deno run` of a temporary
+ * file: `deno eval` would grant everything); stdout and stderr.
+ */
+async function run(code: string, permissions: string[], env: Record<string, string> = {}) {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, code);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, file],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+const ALL = ["--allow-read", "--allow-env", "--allow-sys", "--allow-ffi"];
+// (The temporary file is outside the repository: --allow-read covers the imports.)
+const choose = (name: string, threads = 1) => `
+import { selectBackend } from "${SELECT}";
+import { NATIVE_KERNELS } from "${KERNELS}";
+import { tf } from "${new URL("../nets/tf.ts", import.meta.url).href}";
+try {
+  const info = await selectBackend("${name}", { threads: ${threads}, log: (l) => console.log(l) });
+  const native = tf.getKernel("Conv2D", "wasm")?.kernelFunc === NATIVE_KERNELS.Conv2D;
+  console.log(JSON.stringify({ ...info, nativeConv: native }));
+} catch (e) {
+  console.log("ERROR " + e.message);
+}`;
+
+Deno.test({
+  name: "native backend: explicit, auto, fallbacks and their messages",
+  ignore,
+  fn: async () => {
+    const explicit = await run(choose("native", 2), ALL);
+    const info = JSON.parse(explicit.stdout.trim().split("\n").at(-1)!);
+    assertEquals([info.name, info.threads, info.nativeConv], ["native", 2, true]);
+    assert(explicit.stdout.startsWith("backend: native (2 threads) — requested"), explicit.stdout);
+
+    const auto = await run(choose("auto"), ALL);
+    const a = JSON.parse(auto.stdout.trim().split("\n").at(-1)!);
+    assertEquals([a.name, a.nativeConv], ["native", true]);
+    assert(a.reason.endsWith("using native"), a.reason);
+
+    // No library: NC_BLAS=off stands in for a machine without OpenBLAS.
+    const noLibrary = await run(choose("native"), ALL, { NC_BLAS: "off" });
+    assert(
+      noLibrary.stdout.includes(
+        "ERROR native: needs OpenBLAS: install Debian's libopenblas0-pthread",
+      ),
+      noLibrary.stdout,
+    );
+    const autoNoLibrary = await run(choose("auto"), ALL, { NC_BLAS: "off" });
+    const b = JSON.parse(autoNoLibrary.stdout.trim().split("\n").at(-1)!);
+    assertEquals([b.name, b.nativeConv], ["wasm", false]);
+    assert(b.reason.includes("native unavailable (needs OpenBLAS"), b.reason);
+    assertEquals(
+      autoNoLibrary.stdout.split("\n").filter((l) => l.startsWith("backend:")).length,
+      1,
+    );
+
+    // No --allow-ffi: the wasm path and one line, not a crash.
+    const noFfi = ALL.filter((p) => p !== "--allow-ffi");
+    const explicitNoFfi = await run(choose("native"), noFfi);
+    assert(explicitNoFfi.stdout.includes("ERROR native: needs --allow-ffi"), explicitNoFfi.stdout);
+    const autoNoFfi = await run(choose("auto"), noFfi);
+    const c = JSON.parse(autoNoFfi.stdout.trim().split("\n").at(-1)!);
+    assertEquals(c.name, "wasm");
+    assert(c.reason.includes("native unavailable (needs --allow-ffi"), c.reason);
+
+    // wasm after native, in one process: wasm's own kernels.
+    const both = await run(
+      `${choose("native")}
+      const again = await selectBackend("wasm", { log: () => {} });
+      console.log(JSON.stringify({ again: again.name, nativeConv: tf.getKernel("Conv2D", "wasm")?.kernelFunc === NATIVE_KERNELS.Conv2D }));`,
+      ALL,
+    );
+    assertEquals(JSON.parse(both.stdout.trim().split("\n").at(-1)!), {
+      again: "wasm",
+      nativeConv: false,
+    });
+  },
+});
