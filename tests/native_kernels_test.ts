@@ -13,7 +13,6 @@ import { assert, assertEquals } from "./assert.ts";
 import { tf } from "../nets/tf.ts";
 import { selectBackend } from "../nets/backend/select.ts";
 import {
-  IM2COL_MAX_FLOATS,
   nativeSgemm,
   registerNativeKernels,
   setIm2colLimit,
@@ -24,8 +23,6 @@ import { createBackbone } from "../nets/models/backbones.ts";
 import { standardHead } from "../nets/heads/standard.ts";
 import { normaliseFeatures } from "../nets/heads/head.ts";
 import { loss } from "../nets/training/losses.ts";
-import { createTrainingSetup } from "../nets/training/setup.ts";
-import { trainStep } from "../nets/training/train_step.ts";
 
 const ignore = nativeSgemm() === null;
 const U = 2 ** -24;
