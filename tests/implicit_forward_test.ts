@@ -12,7 +12,7 @@ import { InvalidArgumentError } from "../core/errors.ts";
 import type { DatasetSplit } from "../data/dataset.ts";
 import { batches, forwardBatches } from "../data/pipeline.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
-import { trainScript } from "./support/train_script.ts";
+import { resumeCopy, trainScript } from "./support/train_script.ts";
 
 function split(n: number, K: number): DatasetSplit {
   const images = new Uint8Array(n * 4 * 4 * 3).map((_, i) => (i * 37) & 255);
@@ -85,16 +85,13 @@ Deno.test("--implicit_forward_bs: trains, resumes bit for bit, refused where it 
       "the second batch changes the training",
     );
     // Resume the epoch-1 checkpoint in a copy: the same steps, bit for bit.
-    const copy = join(storage, "fb-copy");
-    await new Deno.Command("cp", { args: ["-r", join(storage, "fb"), copy] }).output();
-    const resumed = await trainScript("implicit", [
-      "--storage",
+    const { result: resumed, dir: copy } = await resumeCopy(
+      "implicit",
       storage,
-      "--uid",
+      "fb",
+      1,
       "fb-copy",
-      "--resume_checkpoint",
-      join(copy, "checkpoints", "model-epoch-0001.safetensors"),
-    ]);
+    );
     assertEquals(resumed.code, 0, resumed.stderr);
     const strip = (rows: Record<string, number>[]) =>
       rows.map(({ seconds: _s, solverSeconds: _t, ...rest }) => rest);

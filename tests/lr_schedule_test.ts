@@ -10,7 +10,7 @@ import { assert, assertAtMost, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { learningRate, type LrSchedule } from "../nets/optim/schedule.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
-import { trainScript } from "./support/train_script.ts";
+import { resumeCopy, trainScript } from "./support/train_script.ts";
 
 const PYTHON = "/usr/bin/python3";
 const hasTorch = await new Deno.Command(PYTHON, { args: ["-c", "import torch"] }).output()
@@ -122,16 +122,13 @@ Deno.test("lr schedules: a run logs and uses the scheduled rate per step; a resu
       assertEquals(steps.length, 2 * perEpoch);
     }
     // Resume the one-cycle run (per-step rates) from its epoch-1 checkpoint in a copy.
-    const copy = join(storage, "onecycle-copy");
-    await new Deno.Command("cp", { args: ["-r", join(storage, "onecycle"), copy] }).output();
-    const resumed = await train([
-      "--storage",
+    const { result: resumed, dir: copy } = await resumeCopy(
+      "standard",
       storage,
-      "--uid",
+      "onecycle",
+      1,
       "onecycle-copy",
-      "--resume_checkpoint",
-      join(copy, "checkpoints", "model-epoch-0001.safetensors"),
-    ]);
+    );
     assertEquals(resumed.code, 0, resumed.stderr);
     const strip = (rows: Record<string, number>[]) => rows.map(({ seconds: _s, ...rest }) => rest);
     assertEquals(

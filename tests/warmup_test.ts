@@ -18,7 +18,7 @@ import type { Parameter } from "../nets/models/model.ts";
 import { readSafetensors } from "../train/safetensors.ts";
 import { denoTask } from "./support/deno_task.ts";
 import { TINY_RUN } from "./support/tiny_run.ts";
-import { trainScript } from "./support/train_script.ts";
+import { resumeCopy, trainScript } from "./support/train_script.ts";
 
 await selectBackend("cpu"); // cpu, without tfjs's Node.js banner
 
@@ -121,16 +121,7 @@ Deno.test("--warmup_epochs: the standard method's epochs, then the implicit head
     assert(!(await names(2)).includes("classifier.weight"));
     // Resume from the warmup checkpoint and from the first implicit one.
     for (const e of [1, 2]) {
-      const copy = join(storage, `w-from-${e}`);
-      await new Deno.Command("cp", { args: ["-r", join(storage, "w"), copy] }).output();
-      const r = await trainScript("implicit", [
-        "--storage",
-        storage,
-        "--uid",
-        `w-from-${e}`,
-        "--resume_checkpoint",
-        join(copy, "checkpoints", `model-epoch-000${e}.safetensors`),
-      ]);
+      const { result: r, dir: copy } = await resumeCopy("implicit", storage, "w", e, `w-from-${e}`);
       assertEquals(r.code, 0, r.stderr);
       assertEquals(strip(lines(join(copy, "steps.jsonl"))), strip(steps), `resumed at ${e}`);
     }

@@ -39,3 +39,34 @@ export async function trainScript(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * Copies run `uid` under `storage` to `copyUid` and resumes the copy from its checkpoint of
+ * `epoch` (`--resume_checkpoint`), as the `method` task; the result and the copy's directory.
+ *
+ * @example
+ * ```ts
+ * const { result, dir } = await resumeCopy("implicit", "/tmp/runs", "fb", 1, "fb-copy");
+ * ```
+ */
+export async function resumeCopy(
+  method: string,
+  storage: string,
+  uid: string,
+  epoch: number,
+  copyUid: string,
+): Promise<{ result: { code: number; stdout: string; stderr: string }; dir: string }> {
+  const dir = `${storage}/${copyUid}`;
+  const cp = await new Deno.Command("cp", { args: ["-r", `${storage}/${uid}`, dir] }).output();
+  if (!cp.success) throw new Error(`cp -r ${storage}/${uid} ${dir} failed`);
+  const checkpoint = `${dir}/checkpoints/model-epoch-${String(epoch).padStart(4, "0")}.safetensors`;
+  const result = await trainScript(method, [
+    "--storage",
+    storage,
+    "--uid",
+    copyUid,
+    "--resume_checkpoint",
+    checkpoint,
+  ]);
+  return { result, dir };
+}
