@@ -189,7 +189,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Conv2DBackpropInput and Conv2DBackpropFilter equal the cpu backend's within the float32 bound",
+    "convolution gradients with the native kernels equal the cpu backend's within the float32 bound",
   ignore,
   fn: async () => {
     const rng = new Rng(4);
@@ -238,6 +238,32 @@ Deno.test({
         assertClose(await both(inputs, grads(1)), c.x[0] * Ho * Wo, `dw ${JSON.stringify(c)}`);
       } finally {
         if (previous !== null) setIm2colLimit(previous);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native Sum and Mean over all but the last axis equal the cpu backend's within the float32 bound",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(5);
+    const cases: [number[], number | number[], boolean][] = [
+      [[8, 4, 4, 16], [0, 1, 2], false], // BatchNorm2d's statistics
+      [[8, 4, 4, 16], [2, 0, 1], true],
+      [[8, 4, 4, 16], [-4, -3, -2], false],
+      [[10, 7], 0, false], // BatchNorm1d's
+      [[1, 1, 1, 5], [0, 1, 2], true],
+      [[8, 4, 4, 16], [1, 2], false], // not all leading axes: wasm's own kernel
+      [[6, 5], 1, true], // the last axis: wasm's own
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const inputs = [{ values: random(rng, shape.reduce((a, b) => a * b)), shape }];
+      const rows = shape.reduce((a, b) => a * b) / shape[shape.length - 1];
+      for (const op of [tf.sum, tf.mean]) {
+        const r = await both(inputs, ([x]) => op(x, axis, keepDims));
+        assertClose(r, rows, `${op === tf.sum ? "sum" : "mean"} ${shape} over ${axis}`);
       }
     }
   },

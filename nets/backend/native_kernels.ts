@@ -37,6 +37,23 @@ import { BLAS_CANDIDATES } from "../../solver/blas.ts";
 
 const SYMBOLS = {
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+  cblas_sgemv: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
   cblas_sgemm: {
     parameters: [
       "i32",
@@ -107,8 +124,23 @@ type Sgemm = (
   beta?: number,
 ) => void;
 
+/** y = alpha·Aᵀ·x for a row-major m×n A (so y has n entries): column sums when x is all ones. */
+type ColumnSums = (
+  m: number,
+  n: number,
+  alpha: number,
+  a: Float32Array,
+  x: Float32Array,
+  y: Float32Array,
+) => void;
+
 let sgemmCached:
-  | { library: string; sgemm: Sgemm; setThreads: ((n: number) => void) | null }
+  | {
+    library: string;
+    sgemm: Sgemm;
+    columnSums: ColumnSums;
+    setThreads: ((n: number) => void) | null;
+  }
   | null
   | undefined;
 
@@ -128,6 +160,8 @@ let sgemmCached:
 export function nativeSgemm(): {
   library: string;
   sgemm: Sgemm;
+  /** `cblas_sgemv` as y = alpha·Aᵀ·x (A row-major m×n). */
+  columnSums: ColumnSums;
   /** OpenBLAS's thread count (`openblas_set_num_threads`), null in another BLAS. */
   setThreads: ((n: number) => void) | null;
 } | null {
@@ -138,8 +172,10 @@ export function nativeSgemm(): {
   if (opened === null) return null;
   const f = opened.library.symbols.cblas_sgemm;
   const threads = opened.library.symbols.openblas_set_num_threads;
+  const gemv = opened.library.symbols.cblas_sgemv;
   sgemmCached = {
     library: opened.path,
+    columnSums: (m, n, alpha, a, x, y) => gemv(ROW_MAJOR, TRANS, m, n, alpha, a, n, x, 1, 0, y, 1),
     setThreads: threads === null ? null : (n: number) => threads(n),
     sgemm: (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, beta = 0) =>
       f(
@@ -437,6 +473,43 @@ function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
     info.outHeight === info.inHeight && info.outWidth === info.inWidth;
 }
 
+let ones = new Float32Array(0);
+
+/**
+ * `Sum` and `Mean` over every axis but the last (BatchNorm's per-channel statistics and their
+ * gradients): the column sums of the [rows, C] matrix, one `sgemv` with a vector of ones
+ * (alpha 1/rows for the mean); other reductions run wasm's kernel.
+ */
+function channelReduction(name: "Sum" | "Mean"): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const blas = nativeSgemm();
+    const rank = x.shape.length;
+    const axis = args.attrs?.axis as number | number[] | undefined;
+    const axes = (axis === undefined ? [] : Array.isArray(axis) ? axis : [axis])
+      .map((a) => (a < 0 ? a + rank : a));
+    const leading = rank >= 2 && axes.length === rank - 1 &&
+      [...axes].sort((a, b) => a - b).every((a, i) => a === i);
+    if (blas === null || x.dtype !== "float32" || !leading) return fallback(name, args);
+    const C = x.shape[rank - 1], rows = product(x.shape) / C;
+    const keepDims = args.attrs?.keepDims === true;
+    const out = args.backend.makeOutput(
+      keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C],
+      "float32",
+    ); // may grow the heap
+    if (ones.length < rows) ones = new Float32Array(rows).fill(1);
+    blas.columnSums(
+      rows,
+      C,
+      name === "Mean" ? 1 / rows : 1,
+      args.backend.typedArrayFromHeap(x) as Float32Array,
+      ones,
+      args.backend.typedArrayFromHeap(out) as Float32Array,
+    );
+    return out;
+  };
+}
+
 /**
  * The kernels this module provides, by tfjs kernel name.
  *
@@ -450,6 +523,8 @@ export const NATIVE_KERNELS: Readonly<Record<string, KernelFunc>> = {
   _FusedMatMul: fusedMatMul,
   Conv2D: conv2D,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  Sum: channelReduction("Sum"),
+  Mean: channelReduction("Mean"),
 };
 
 /**
