@@ -35,14 +35,25 @@ export function grantedEnv(variable: string): string | undefined {
  * ```
  */
 export function ffiAllowed(offVariable: string): boolean {
+  return ffiGranted() && grantedEnv(offVariable) !== "off";
+}
+
+/**
+ * Whether this is Deno with `dlopen` and `--allow-ffi` granted (asked without a prompt).
+ *
+ * @example
+ * ```ts
+ * ffiGranted(); // false under plain `deno run`
+ * ```
+ */
+export function ffiGranted(): boolean {
   const d = (globalThis as { Deno?: typeof Deno }).Deno;
   if (d === undefined || typeof d.dlopen !== "function") return false;
   try {
-    if (d.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
+    return d.permissions.querySync({ name: "ffi" }).state === "granted";
   } catch {
     return false;
   }
-  return grantedEnv(offVariable) !== "off";
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { batches, epochPlan, forwardBatches } from "../data/pipeline.ts";
+import { type Batch, batches, epochPlan, forwardBatches } from "../data/pipeline.ts";
 import { tf } from "../nets/tf.ts";
 import { headAt, trainStep } from "../nets/training/train_step.ts";
 import { learningRate } from "../nets/optim/schedule.ts";
@@ -66,6 +66,11 @@ export async function trainEpoch(
   const t0 = performance.now();
   const sums = { loss: 0, top1: 0, top5: 0, cosine: 0, n: 0 };
   const indices = run.evaluation.net.inputs === "indices";
+  /** A batch's network input (sample indices for the UFM) and labels, as tensors. */
+  const tensorsOf = (b: Batch) => ({
+    x: indices ? tf.tensor1d(b.indices, "int32") : tf.tensor(b.x, b.shape),
+    labels: tf.tensor1d(b.labels, "int32"),
+  });
   let inputMs = 0;
   const stream = batches(run.data.train, options);
   const nextBatch = () => {
@@ -90,15 +95,11 @@ export async function trainEpoch(
     const t = performance.now();
     const fed = second(b);
     inputMs += performance.now() - t;
-    return {
-      x: indices ? tf.tensor1d(fed.indices, "int32") : tf.tensor(fed.x, fed.shape),
-      labels: tf.tensor1d(fed.labels, "int32"),
-    };
+    return tensorsOf(fed);
   };
   try {
     for (let batch = nextBatch(); batch !== null; batch = nextBatch()) {
-      const x = indices ? tf.tensor1d(batch.indices, "int32") : tf.tensor(batch.x, batch.shape);
-      const y = tf.tensor1d(batch.labels, "int32");
+      const { x, labels: y } = tensorsOf(batch);
       const s0 = performance.now();
       const lr = run.lrSchedule === null
         ? undefined

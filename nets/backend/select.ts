@@ -40,6 +40,7 @@ import { probeWebGpu, startWebGpu } from "./webgpu.ts";
 import { startWasm, wasmDistDirectory } from "./wasm.ts";
 import { MAX_WASM_THREADS } from "./wasm_threads.ts";
 import { nativeSgemm, registerNativeKernels, unregisterNativeKernels } from "./native_kernels.ts";
+import { ffiGranted } from "../../core/ffi.ts";
 
 export { BackendUnavailableError };
 export type { ConcreteBackendName };
@@ -325,11 +326,7 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
  * OpenBLAS (Debian's `libopenblas0-pthread`, Homebrew's `openblas`, or `NC_BLAS_LIBRARY`).
  */
 function nativeUnavailable(): string | null {
-  let ffi = false;
-  try {
-    ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-  } catch { /* not Deno */ }
-  if (!ffi) return "needs --allow-ffi, to call OpenBLAS";
+  if (!ffiGranted()) return "needs --allow-ffi, to call OpenBLAS";
   if (nativeSgemm() !== null) return null;
   return "needs OpenBLAS: install Debian's libopenblas0-pthread (macOS: brew install openblas), " +
     "or set NC_BLAS_LIBRARY=/path/to/libopenblas; NC_BLAS=off turns it off";
