@@ -1,13 +1,16 @@
 /**
- * Choosing the native backend (nets/backend/select.ts): `--backend native` starts wasm with the
- * OpenBLAS kernels, OpenBLAS on `--threads` threads; without the library (`NC_BLAS=off` stands
- * in for a machine without it) or without `--allow-ffi`, an explicit `native` is an error naming
- * what to install or grant, and `auto` falls back to wasm saying why, once; an explicit `wasm`
- * after native in one process runs wasm's own kernels. Each case in its own process (the choice
- * is per process). Ignored without OpenBLAS.
+ * Choosing the native backend (nets/backend/select.ts): `--backend native` starts wasm (on one
+ * thread) with the native kernels, OpenBLAS and oneDNN's OpenMP on `--threads` threads (by
+ * default the machine's cores); without OpenBLAS (`NC_BLAS=off` stands in for a machine without
+ * it) or without `--allow-ffi`, an explicit `native` is an error naming what to install or grant,
+ * and `auto` falls back to wasm saying why, once; without oneDNN (`NC_DNNL=off`, or a library
+ * path that does not load) native runs its OpenBLAS convolutions and its one line says why; an
+ * explicit `wasm` after native in one process runs wasm's own kernels. Each case in its own
+ * process (the choice is per process). Ignored without OpenBLAS; the oneDNN cases without it.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { nativeSgemm } from "../nets/backend/native_kernels.ts";
+import { loadDnnl } from "../nets/backend/onednn.ts";
 
 const ignore = nativeSgemm() === null;
 const SELECT = new URL("../nets/backend/select.ts", import.meta.url).href;
@@ -36,26 +39,53 @@ async function run(code: string, permissions: string[], env: Record<string, stri
 
 const ALL = ["--allow-read", "--allow-env", "--allow-sys", "--allow-ffi"];
 // (The temporary file is outside the repository: --allow-read covers the imports.)
-const choose = (name: string, threads = 1) => `
+// Reports the choice, whether Conv2D is the native kernel, OpenMP's thread count for the next
+// parallel region (null without libgomp) and XNNPACK's thread count.
+const choose = (name: string, threads: number | null = 1) => `
 import { selectBackend } from "${SELECT}";
 import { NATIVE_KERNELS } from "${KERNELS}";
 import { tf } from "${new URL("../nets/tf.ts", import.meta.url).href}";
 try {
-  const info = await selectBackend("${name}", { threads: ${threads}, log: (l) => console.log(l) });
+  const info = await selectBackend("${name}", {
+    ${threads === null ? "" : `threads: ${threads},`} log: (l) => console.log(l),
+  });
   const native = tf.getKernel("Conv2D", "wasm")?.kernelFunc === NATIVE_KERNELS.Conv2D;
-  console.log(JSON.stringify({ ...info, nativeConv: native }));
+  let omp = null;
+  try {
+    omp = Deno.dlopen("libgomp.so.1", { omp_get_max_threads: { parameters: [], result: "i32" } })
+      .symbols.omp_get_max_threads();
+  } catch { /* no libgomp */ }
+  const wasm = await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  const xnnpack = tf.getBackend() === "wasm" ? wasm.getThreadsCount() : null;
+  console.log(JSON.stringify({ ...info, nativeConv: native, omp, xnnpack }));
 } catch (e) {
   console.log("ERROR " + e.message);
 }`;
+const last = (out: { stdout: string }) => JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+const dnnl = loadDnnl().dnnl;
 
 Deno.test({
   name: "native backend: explicit, auto, fallbacks and their messages",
   ignore,
   fn: async () => {
     const explicit = await run(choose("native", 2), ALL);
-    const info = JSON.parse(explicit.stdout.trim().split("\n").at(-1)!);
-    assertEquals([info.name, info.threads, info.nativeConv], ["native", 2, true]);
-    assert(explicit.stdout.startsWith("backend: native (2 threads) — requested"), explicit.stdout);
+    const info = last(explicit);
+    assertEquals([info.name, info.threads, info.nativeConv, info.xnnpack], ["native", 2, true, 1]);
+    const convolutions = dnnl === null
+      ? `OpenBLAS im2col (oneDNN: ${loadDnnl().reason})`
+      : `oneDNN ${dnnl.version}`;
+    assertEquals(
+      explicit.stdout.split("\n")[0],
+      `backend: native (2 threads, convolutions: ${convolutions}) — requested`,
+    );
+    if (dnnl !== null) assertEquals(info.omp, 2);
+    const one = last(await run(choose("native", 1), ALL));
+    assertEquals([one.threads, one.xnnpack], [1, 1]);
+    if (dnnl !== null) assertEquals(one.omp, 1);
+    // The default: the machine's cores (at most 8), XNNPACK on one.
+    const cores = Math.min(8, navigator.hardwareConcurrency);
+    const byDefault = last(await run(choose("native", null), ALL));
+    assertEquals([byDefault.threads, byDefault.xnnpack], [cores, 1]);
 
     const auto = await run(choose("auto"), ALL);
     const a = JSON.parse(auto.stdout.trim().split("\n").at(-1)!);
@@ -87,6 +117,24 @@ Deno.test({
     const c = JSON.parse(autoNoFfi.stdout.trim().split("\n").at(-1)!);
     assertEquals(c.name, "wasm");
     assert(c.reason.includes("native unavailable (needs --allow-ffi"), c.reason);
+
+    // Without oneDNN: native all the same, its line says why; a path that does not load, too.
+    const noDnnl = await run(choose("native", 2), ALL, { NC_DNNL: "off" });
+    assertEquals([last(noDnnl).name, last(noDnnl).nativeConv], ["native", true]);
+    assertEquals(
+      noDnnl.stdout.split("\n")[0],
+      "backend: native (2 threads, convolutions: OpenBLAS im2col (oneDNN: NC_DNNL=off)) — requested",
+    );
+    const badPath = await run(choose("native", 2), ALL, {
+      NC_DNNL_LIBRARY: "/nowhere/libdnnl.so.2",
+    });
+    assertEquals(last(badPath).name, "native");
+    assert(
+      badPath.stdout.split("\n")[0].includes(
+        "convolutions: OpenBLAS im2col (oneDNN: NC_DNNL_LIBRARY=/nowhere/libdnnl.so.2: cannot load it",
+      ),
+      badPath.stdout,
+    );
 
     // wasm after native, in one process: wasm's own kernels.
     const both = await run(

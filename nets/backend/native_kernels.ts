@@ -34,6 +34,9 @@
 import { tf } from "../tf.ts";
 import { ffiAllowed, openLibrary } from "../../core/ffi.ts";
 import { BLAS_CANDIDATES } from "../../solver/blas.ts";
+import { loadDnnl } from "./onednn.ts";
+import { convBackwardData, convBackwardWeights, convForward } from "./onednn_conv.ts";
+import { maxPoolBackward } from "./onednn_pool.ts";
 
 const SYMBOLS = {
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
@@ -358,6 +361,29 @@ function im2col(
 
 let colBuffer = new Float32Array(0);
 
+let oneDnnPreferred = true;
+
+/**
+ * Whether the convolution and max-pooling kernels go to oneDNN when it is loaded (default true);
+ * false runs their OpenBLAS / wasm paths (tests compare both). Returns the previous setting.
+ *
+ * @example
+ * ```ts
+ * const previous = preferOneDnn(false); // OpenBLAS im2col convolutions from here on
+ * preferOneDnn(previous);
+ * ```
+ */
+export function preferOneDnn(on: boolean): boolean {
+  const previous = oneDnnPreferred;
+  oneDnnPreferred = on;
+  return previous;
+}
+
+/** oneDNN when it is loaded and preferred, else null. */
+function dnnlOrNull() {
+  return oneDnnPreferred ? loadDnnl().dnnl : null;
+}
+
 function conv2D(args: KernelArgs): TensorInfo {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs ?? {};
@@ -382,6 +408,8 @@ function conv2D(args: KernelArgs): TensorInfo {
   const xv = args.backend.typedArrayFromHeap(x) as Float32Array;
   const fv = args.backend.typedArrayFromHeap(filter) as Float32Array;
   const ov = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const dnnl = dnnlOrNull();
+  if (dnnl !== null && convForward(dnnl, info, xv, fv, ov)) return out;
   if (isPointwise(info)) {
     blas.sgemm(false, false, Nb * Ho * Wo, Co, K, xv, K, fv, Co, ov, Co);
     return out;
@@ -450,6 +478,8 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const xv = args.backend.typedArrayFromHeap(x) as Float32Array;
   const gv = args.backend.typedArrayFromHeap(dy) as Float32Array;
   const ov = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const dnnl = dnnlOrNull();
+  if (dnnl !== null && convBackwardWeights(dnnl, info, xv, gv, ov)) return out;
   const perImage = Ho * Wo * K;
   if (isPointwise(info)) {
     blas.sgemm(true, false, K, Co, Nb * Ho * Wo, xv, K, gv, Co, ov, Co);
@@ -464,6 +494,60 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     blas.sgemm(true, false, K, Co, rows, colBuffer, K, g, Co, ov, Co, first === 0 ? 0 : 1);
   }
   return out;
+}
+
+/**
+ * dx of a convolution (NHWC) through oneDNN; without it (or for a geometry it refuses) the kernel
+ * this one replaced (wasm's polyphase composite over the native Conv2D).
+ */
+function conv2DBackpropInput(args: KernelArgs): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const dnnl = dnnlOrNull();
+  if (
+    dnnl === null || attrs.dataFormat === "NCHW" || dy.dtype !== "float32" ||
+    filter.dtype !== "float32"
+  ) return fallback("Conv2DBackpropInput", args);
+  const inputShape = attrs.inputShape as number[];
+  const info = gradientInfo(inputShape, filter.shape, attrs);
+  const out = args.backend.makeOutput(inputShape, "float32"); // may grow the heap
+  const ok = convBackwardData(
+    dnnl,
+    info,
+    args.backend.typedArrayFromHeap(dy) as Float32Array,
+    args.backend.typedArrayFromHeap(filter) as Float32Array,
+    args.backend.typedArrayFromHeap(out) as Float32Array,
+  );
+  if (ok) return out;
+  args.backend.disposeData(out.dataId);
+  return fallback("Conv2DBackpropInput", args);
+}
+
+/** The gradient of max pooling (NHWC) through oneDNN; else wasm's (the TypeScript loop). */
+function maxPoolGrad(args: KernelArgs): TensorInfo {
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const dnnl = dnnlOrNull();
+  if (dnnl === null || input.dtype !== "float32") return fallback("MaxPoolGrad", args);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as number | [number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as "valid" | "same" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const out = args.backend.makeOutput(input.shape, "float32"); // may grow the heap
+  const ok = maxPoolBackward(
+    dnnl,
+    info,
+    args.backend.typedArrayFromHeap(input) as Float32Array,
+    args.backend.typedArrayFromHeap(dy) as Float32Array,
+    args.backend.typedArrayFromHeap(out) as Float32Array,
+  );
+  if (ok) return out;
+  args.backend.disposeData(out.dataId);
+  return fallback("MaxPoolGrad", args);
 }
 
 /** A 1×1, stride-1, unpadded convolution: the input is its own im2col matrix. */
@@ -523,6 +607,8 @@ export const NATIVE_KERNELS: Readonly<Record<string, KernelFunc>> = {
   _FusedMatMul: fusedMatMul,
   Conv2D: conv2D,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  MaxPoolGrad: maxPoolGrad,
   Sum: channelReduction("Sum"),
   Mean: channelReduction("Mean"),
 };

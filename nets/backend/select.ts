@@ -40,6 +40,7 @@ import { probeWebGpu, startWebGpu } from "./webgpu.ts";
 import { startWasm, wasmDistDirectory } from "./wasm.ts";
 import { MAX_WASM_THREADS } from "./wasm_threads.ts";
 import { nativeSgemm, registerNativeKernels, unregisterNativeKernels } from "./native_kernels.ts";
+import { loadDnnl } from "./onednn.ts";
 import { ffiGranted } from "../../core/ffi.ts";
 
 export { BackendUnavailableError };
@@ -80,10 +81,18 @@ export type BackendInfo = {
   adapter?: string;
   /** Whether that adapter is a software fallback (llvmpipe and the like). */
   fallbackAdapter?: boolean;
-  /** wasm and native: XNNPACK's (and native: OpenBLAS's) thread count. */
+  /**
+   * wasm: XNNPACK's thread count; native: oneDNN's and OpenBLAS's (XNNPACK's elementwise kernels
+   * run on one thread beside them: measured faster than sharing the cores).
+   */
   threads?: number;
   /** native: the BLAS library loaded. */
   library?: string;
+  /**
+   * native: what runs the convolutions and max-pooling gradients, e.g. "oneDNN 2.6.3", or
+   * "OpenBLAS im2col (…why not oneDNN)".
+   */
+  convolutions?: string;
   /** Why this backend: `requested`, or `auto`'s reasoning (including any fallback). */
   reason: string;
 };
@@ -97,7 +106,10 @@ export type BackendInfo = {
  * ```
  */
 export type SelectBackendOptions = {
-  /** wasm threads, 1 (default, single-threaded SIMD build) to 8 (the threaded build). */
+  /**
+   * wasm: XNNPACK's threads, 1 (default, single-threaded SIMD build) to 8 (the threaded build);
+   * native: oneDNN's and OpenBLAS's threads, 1 to 8 (default: the machine's cores, at most 8).
+   */
   threads?: number;
   /** Where the one-line choice report goes; default `console.error`. */
   log?: (line: string) => void;
@@ -247,17 +259,20 @@ async function start(
     }
     return { name, reason: "requested" };
   }
-  if (name === "wasm" || name === "native") {
-    const why = name === "native" ? nativeUnavailable() : null;
+  if (name === "native") {
+    const why = nativeUnavailable();
     if (why !== null) throw new BackendUnavailableError("native", why);
+    const missing = wasmStarted() ? [] : missingWasmPermissions(1);
+    if (missing.length > 0) throw new BackendUnavailableError(name, describeMissing(missing));
+    await startNativeWasm();
+    return { ...startNative(options.threads ?? defaultNativeThreads()), reason: "requested" };
+  }
+  if (name === "wasm") {
     const missing = wasmStarted() ? [] : missingWasmPermissions(options.threads ?? 1);
     if (missing.length > 0) throw new BackendUnavailableError(name, describeMissing(missing));
     const { threads } = await startWasm({ threads: options.threads });
-    if (name === "wasm") {
-      unregisterNativeKernels(); // wasm's own kernels, even after native in this process
-      return { name, threads, reason: "requested" };
-    }
-    return { ...startNative(threads), reason: "requested" };
+    unregisterNativeKernels(); // wasm's own kernels, even after native in this process
+    return { name, threads, reason: "requested" };
   }
   const probe = await probeWebGpu();
   if (!probe.available) throw new BackendUnavailableError("webgpu", probe.reason);
@@ -295,17 +310,19 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
       why = `auto: WebGPU on "${probe.adapter}" did not start (${(e as Error).message})`;
     }
   }
-  const missing = wasmStarted() ? [] : missingWasmPermissions(threads ?? 1);
+  const noNative = nativeUnavailable();
+  const missing = wasmStarted() ? [] : missingWasmPermissions(noNative === null ? 1 : threads ?? 1);
   if (missing.length > 0) {
     // Not tried: loading would prompt for the permission on a terminal (and wait there).
     why = `${why}; wasm backend unavailable: ${describeMissing(missing)}`;
   } else {
     try {
-      const started = await startWasm({ threads });
-      const noNative = nativeUnavailable();
       if (noNative === null) {
-        return { ...startNative(started.threads), ...seen, reason: `${why}; using native` };
+        await startNativeWasm();
+        const native = startNative(threads ?? defaultNativeThreads());
+        return { ...native, ...seen, reason: `${why}; using native` };
       }
+      const started = await startWasm({ threads });
       unregisterNativeKernels();
       return {
         name: "wasm",
@@ -332,12 +349,35 @@ function nativeUnavailable(): string | null {
     "or set NC_BLAS_LIBRARY=/path/to/libopenblas; NC_BLAS=off turns it off";
 }
 
-/** Installs the native kernels on the started wasm backend, OpenBLAS on `threads` threads. */
+/**
+ * The wasm backend under the native kernels: single-threaded (XNNPACK's worker threads competing
+ * with oneDNN's and OpenBLAS's for the cores made a ResNet18 step 10–30% slower, measured), or
+ * as it already runs in this process (its thread count cannot change).
+ */
+async function startNativeWasm(): Promise<void> {
+  await startWasm(wasmStarted() ? {} : { threads: 1 });
+}
+
+/** native's default thread count: the machine's logical cores, at most {@link MAX_WASM_THREADS}. */
+function defaultNativeThreads(): number {
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(MAX_WASM_THREADS, cores));
+}
+
+/**
+ * Installs the native kernels on the started wasm backend, OpenBLAS and oneDNN (when it loads)
+ * on `threads` threads.
+ */
 function startNative(threads: number): BackendInfo & { name: "native" } {
   const blas = nativeSgemm()!;
   blas.setThreads?.(threads);
+  const { dnnl, reason } = loadDnnl();
+  dnnl?.setThreads?.(threads);
   registerNativeKernels();
-  return { name: "native", threads, library: blas.library, reason: "" };
+  const convolutions = dnnl !== null
+    ? `oneDNN ${dnnl.version}`
+    : `OpenBLAS im2col (oneDNN: ${reason})`;
+  return { name: "native", threads, library: blas.library, convolutions, reason: "" };
 }
 
 /**
@@ -354,6 +394,7 @@ function describe(info: BackendInfo): string {
   if (info.threads !== undefined) {
     parts.push(`${info.threads} thread${info.threads > 1 ? "s" : ""}`);
   }
+  if (info.convolutions !== undefined) parts.push(`convolutions: ${info.convolutions}`);
   if (info.adapter !== undefined) {
     parts.push(`adapter "${info.adapter}"${info.fallbackAdapter ? " (software fallback)" : ""}`);
   }

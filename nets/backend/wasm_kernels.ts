@@ -284,6 +284,9 @@ export function maxPoolGradWasm({ inputs, backend, attrs }: KernelArgs): TensorI
   const x = backend.typedArrayFromHeap(input) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   dxValues.fill(0);
+  // Per output position, the window is scanned in row-major order with the channels innermost
+  // (contiguous in NHWC): the first strict maximum of each channel wins, as in the cpu kernel.
+  const best = new Float32Array(C), at = new Int32Array(C);
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < Ho; oy++) {
       const y0 = oy * sh - top;
@@ -291,17 +294,22 @@ export function maxPoolGradWasm({ inputs, backend, attrs }: KernelArgs): TensorI
       for (let ox = 0; ox < Wo; ox++) {
         const x0 = ox * sw - left;
         const xMin = Math.max(0, x0), xMax = Math.min(W, x0 + kw);
-        const dyBase = ((n * Ho + oy) * Wo + ox) * C;
-        for (let c = 0; c < C; c++) {
-          let best = Number.NEGATIVE_INFINITY, at = -1;
-          for (let iy = yMin; iy < yMax; iy++) {
-            for (let ix = xMin; ix < xMax; ix++) {
-              const i = ((n * H + iy) * W + ix) * C + c;
-              if (x[i] > best) [best, at] = [x[i], i];
+        best.fill(Number.NEGATIVE_INFINITY);
+        at.fill(-1);
+        for (let iy = yMin; iy < yMax; iy++) {
+          for (let ix = xMin; ix < xMax; ix++) {
+            const base = ((n * H + iy) * W + ix) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                at[c] = base + c;
+              }
             }
           }
-          if (at >= 0) dxValues[at] += g[dyBase + c];
         }
+        const dyBase = ((n * Ho + oy) * Wo + ox) * C;
+        for (let c = 0; c < C; c++) if (at[c] >= 0) dxValues[at[c]] += g[dyBase + c];
       }
     }
   }
