@@ -19,7 +19,13 @@ import { join } from "node:path";
 import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { DatasetSplit } from "../data/dataset.ts";
-import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
+import {
+  applyLibraryPaths,
+  type LibraryPaths,
+  parseBackendName,
+  selectBackend,
+} from "../nets/backend/select.ts";
+import { LIBRARY_FLAGS } from "../core/library_flags.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { loadModelCheckpoint } from "../train/checkpoint.ts";
 import { evaluationBatches } from "../train/evaluate.ts";
@@ -67,7 +73,13 @@ export const NC_FLAGS = {
   },
   data_dir: { kind: "string", default: null, help: "dataset root (default: the run's)" },
   backend: { kind: "string", default: "auto", help: "auto | webgpu | native | wasm | cpu" },
-  threads: { kind: "int", default: null, min: 1, help: "wasm threads (default: all cores)" },
+  threads: {
+    kind: "int",
+    default: null,
+    min: 1,
+    help: "native: oneDNN's and OpenBLAS's threads; wasm: XNNPACK's (default: all cores)",
+  },
+  ...LIBRARY_FLAGS,
   batch_size: {
     kind: "int",
     default: null,
@@ -93,6 +105,8 @@ export type NcRequest = {
   dataDir: string | null;
   backend: string;
   threads: number | null;
+  /** `--blas_library`, `--dnnl_library`. */
+  libraries: LibraryPaths;
   batchSize: number | null;
   force: boolean;
 };
@@ -150,6 +164,7 @@ export async function parseNcArgs(args: string[]): Promise<NcRequest | "help"> {
     dataDir: v.data_dir,
     backend: v.backend!,
     threads: v.threads,
+    libraries: { blasLibrary: v.blas_library, dnnlLibrary: v.dnnl_library },
     batchSize: v.batch_size,
     force: v.force,
   };
@@ -338,6 +353,7 @@ export async function runNc(
     ...run.config,
     ...(request.dataDir !== null ? { dataDir: request.dataDir } : {}),
   };
+  applyLibraryPaths(request.libraries);
   const backend = await selectBackend(parseBackendName(request.backend, "--backend"), {
     ...(request.threads !== null ? { threads: request.threads } : {}),
     log: io.log,

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { LIBRARY_FLAGS } from "../core/library_flags.ts";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
@@ -47,7 +48,13 @@ export const PAPER_FLAGS = {
     default: null,
     help: "auto | webgpu | native | wasm | cpu (training and nc)",
   },
-  threads: { kind: "int", default: null, min: 1, help: "wasm threads (training and nc)" },
+  threads: {
+    kind: "int",
+    default: null,
+    min: 1,
+    help: "native: oneDNN's and OpenBLAS's threads; wasm: XNNPACK's (training and nc)",
+  },
+  ...LIBRARY_FLAGS,
 } as const satisfies Record<string, Flag>;
 
 /** The `--help` text. */
@@ -103,7 +110,10 @@ export type PaperPlan = {
   /** Where the plot writes the figures and the report. */
   figures: string;
   jobs: number;
-  /** Flags shared by the steps that load data: --data_dir, --backend, --threads. */
+  /**
+   * Flags shared by the steps that load data: --data_dir, --backend, --threads, --blas_library,
+   * --dnnl_library.
+   */
   dataFlags: string[];
 };
 
@@ -178,6 +188,8 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
     ...(v.data_dir !== null ? ["--data_dir", v.data_dir] : []),
     ...(v.backend !== null ? ["--backend", v.backend] : []),
     ...(threads !== null ? ["--threads", String(threads)] : []),
+    ...(v.blas_library !== null ? ["--blas_library", v.blas_library] : []),
+    ...(v.dnnl_library !== null ? ["--dnnl_library", v.dnnl_library] : []),
   ];
   const trainFlags = ["--dataset", dataset, "--model", model, ...dataFlags, ...forwarded];
   const runs: PaperRun[] = [];

@@ -56,9 +56,37 @@ export function ffiGranted(): boolean {
   }
 }
 
+/** Paths given for this process (by a flag), by the environment variable they stand for. */
+const givenPaths = new Map<string, { path: string; source: string }>();
+/** The libraries looked for so far, by their path variable: the path opened, or null (none). */
+const openedPaths = new Map<string, string | null>();
+
 /**
- * Opens the library at `$pathVariable` if that is set (an error naming it when it cannot be
- * opened), else the first of `candidates` that opens, or returns null.
+ * Names the file of the library that `pathVariable` would name, for this process (the tasks'
+ * `--blas_library` and `--dnnl_library` flags), ahead of the variable itself; `source` is how
+ * errors name it. Call it before the library is first opened: naming another file after that
+ * throws (the library cannot change in a running process), naming the same one is a no-op.
+ *
+ * @example
+ * ```ts
+ * setLibraryPath("NC_DNNL_LIBRARY", "/opt/onednn/lib/libdnnl.so.2", "--dnnl_library");
+ * ```
+ */
+export function setLibraryPath(pathVariable: string, path: string, source: string): void {
+  const opened = openedPaths.get(pathVariable);
+  if (opened !== undefined && opened !== path) {
+    const what = opened === null ? "looked for it and found none" : `loaded ${opened}`;
+    throw new Error(
+      `${source} ${path}: this process already ${what}; give it before anything loads it`,
+    );
+  }
+  givenPaths.set(pathVariable, { path, source });
+}
+
+/**
+ * Opens the library named by {@link setLibraryPath} or `$pathVariable`, if either is set (an
+ * error naming it when it cannot be opened), else the first of `candidates` that opens, or
+ * returns null.
  *
  * @example
  * ```ts
@@ -71,13 +99,19 @@ export function openLibrary<S extends Deno.ForeignLibraryInterface>(
   candidates: readonly string[],
   symbols: S,
 ): { path: string; library: Deno.DynamicLibrary<S> } | null {
-  const given = grantedEnv(pathVariable);
+  openedPaths.set(pathVariable, openedPaths.get(pathVariable) ?? null);
+  const flag = givenPaths.get(pathVariable);
+  const env = flag === undefined ? grantedEnv(pathVariable) : undefined;
+  const given = flag?.path ?? env;
   for (const path of given !== undefined ? [given] : candidates) {
     try {
-      return { path, library: Deno.dlopen(path, symbols) };
+      const library = Deno.dlopen(path, symbols);
+      openedPaths.set(pathVariable, path);
+      return { path, library };
     } catch (e) {
       if (given !== undefined) {
-        throw new Error(`${pathVariable}=${given}: cannot load it (${(e as Error).message})`);
+        const named = flag !== undefined ? `${flag.source} ${given}` : `${pathVariable}=${given}`;
+        throw new Error(`${named}: cannot load it (${(e as Error).message})`);
       }
     }
   }

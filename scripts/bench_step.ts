@@ -10,7 +10,7 @@
  */
 import { isInputError } from "../core/errors.ts";
 import { parseArgs } from "node:util";
-import { parseBackendName, selectBackend } from "../nets/backend/select.ts";
+import { applyLibraryPaths, parseBackendName, selectBackend } from "../nets/backend/select.ts";
 import { checkBatchLabels, createTrainingSetup } from "../nets/training/setup.ts";
 import { tf } from "../nets/tf.ts";
 import { trainStep } from "../nets/training/train_step.ts";
@@ -20,7 +20,10 @@ const HELP = `deno task bench:step [flags]
   --method NAME        standard | fixed | implicit (default implicit)
   --batch_size N       default 256
   --backend NAME       auto | webgpu | wasm | cpu (default auto)
-  --threads N          wasm threads (default 1; wasm and auto only)
+  --threads N          native: oneDNN's and OpenBLAS's threads (default: the cores);
+                       wasm: XNNPACK's (default 1); not for webgpu or cpu
+  --blas_library P     the OpenBLAS file (else NC_BLAS_LIBRARY, else the usual places)
+  --dnnl_library P     the oneDNN 2.x file (else NC_DNNL_LIBRARY, else the usual places)
   --steps N            timed steps after one warm-up step (default 3)
   --num_classes K      default 10
   --resnet_width N     ResNet base width (default 64)
@@ -53,6 +56,8 @@ async function main(): Promise<void> {
     "batch_size",
     "backend",
     "threads",
+    "blas_library",
+    "dnnl_library",
     "steps",
     "num_classes",
     "resnet_width",
@@ -88,6 +93,10 @@ async function main(): Promise<void> {
     const threads = str("threads") === undefined
       ? undefined
       : integer("threads", str("threads"), 1, 1);
+    applyLibraryPaths({
+      blasLibrary: str("blas_library") ?? null,
+      dnnlLibrary: str("dnnl_library") ?? null,
+    });
     const info = await selectBackend(backendName, { threads, log: (line) => console.error(line) });
     const { setup, resolved, dispose } = createTrainingSetup({
       model,

@@ -149,3 +149,89 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "library flags: --dnnl_library and --blas_library load the file they name, or fail naming the flag",
+  ignore,
+  fn: async () => {
+    const apply = (paths: string, then = "") => `
+import { applyLibraryPaths, selectBackend } from "${SELECT}";
+try {
+  applyLibraryPaths(${paths});
+  ${then}
+  console.log("OK");
+} catch (e) {
+  console.log("ERROR " + e.message);
+}`;
+    const missing = await run(
+      apply(`{ blasLibrary: null, dnnlLibrary: "/nowhere/libdnnl.so.2" }`),
+      ALL,
+    );
+    assert(
+      missing.stdout.startsWith("ERROR --dnnl_library: /nowhere/libdnnl.so.2: cannot load it"),
+      missing.stdout,
+    );
+    const missingBlas = await run(
+      apply(`{ blasLibrary: "/nowhere/libopenblas.so.0", dnnlLibrary: null }`),
+      ALL,
+    );
+    assert(
+      missingBlas.stdout.startsWith(
+        "ERROR --blas_library: /nowhere/libopenblas.so.0: cannot load it",
+      ),
+      missingBlas.stdout,
+    );
+    const noFfi = await run(
+      apply(`{ blasLibrary: null, dnnlLibrary: "/x.so" }`),
+      ALL.filter((p) => p !== "--allow-ffi"),
+    );
+    assertEquals(noFfi.stdout.trim(), "ERROR --dnnl_library: loading a library needs --allow-ffi");
+    const blas = nativeSgemm()!.library;
+    // The file named is the one loaded; naming another after that is refused.
+    const named = await run(
+      apply(
+        `{ blasLibrary: ${JSON.stringify(blas)}, dnnlLibrary: ${
+          JSON.stringify(dnnl?.library ?? null)
+        } }`,
+        `await selectBackend("native", { threads: 1, log: (l) => console.log(l) });
+  applyLibraryPaths({ blasLibrary: "/another/libopenblas.so.0", dnnlLibrary: null });`,
+      ),
+      ALL,
+    );
+    const lines = named.stdout.trim().split("\n");
+    assert(lines[0].startsWith("backend: native (1 thread"), named.stdout);
+    assertEquals(
+      lines.at(-1),
+      `ERROR --blas_library: /another/libopenblas.so.0: this process already loaded ${blas}; ` +
+        "give it before anything loads it",
+    );
+  },
+});
+
+Deno.test("library flags: --dnnl_library applies to the native backend only (train)", async () => {
+  const { parseTrainArgs, checkFlagsApply } = await import("../train/config.ts");
+  const request = parseTrainArgs(
+    ["--backend", "wasm", "--dnnl_library", "/x/libdnnl.so.2"],
+    "standard",
+  );
+  if (request === "help") throw new Error("unexpected help");
+  let message = "";
+  try {
+    checkFlagsApply(request);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(
+    message.startsWith(
+      "--dnnl_library: applies to the native backend (--backend native or auto) only; " +
+        "this run has",
+    ),
+    message,
+  );
+  for (const backend of ["native", "auto"]) {
+    const ok = parseTrainArgs(["--backend", backend, "--dnnl_library", "/x.so"], "standard");
+    if (ok === "help") throw new Error("unexpected help");
+    checkFlagsApply(ok); // no error
+  }
+});

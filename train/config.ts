@@ -39,6 +39,10 @@ export type TrainConfig = {
   fixdim: boolean;
   backend: string;
   threads: number | null;
+  /** `--blas_library`: the OpenBLAS (CBLAS + LAPACK) file to load, or null (found as usual). */
+  blasLibrary: string | null;
+  /** `--dnnl_library`: the oneDNN 2.x file the native backend loads, or null (found as usual). */
+  dnnlLibrary: string | null;
   width: number;
   depth: number;
   resnetWidth: number;
@@ -182,7 +186,24 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   { flag: "fixdim", key: "fixdim", kind: "bool", help: "the last ResNet block emits K+1 channels" },
   { flag: "backend", key: "backend", kind: "string", help: "auto | webgpu | native | wasm | cpu" },
-  { flag: "threads", key: "threads", kind: "int", help: "wasm threads" },
+  {
+    flag: "threads",
+    key: "threads",
+    kind: "int",
+    help: "native: oneDNN's and OpenBLAS's threads; wasm: XNNPACK's",
+  },
+  {
+    flag: "blas_library",
+    key: "blasLibrary",
+    kind: "string",
+    help: "path of the OpenBLAS library (else NC_BLAS_LIBRARY, else the usual places)",
+  },
+  {
+    flag: "dnnl_library",
+    key: "dnnlLibrary",
+    kind: "string",
+    help: "path of oneDNN 2.x for native (else NC_DNNL_LIBRARY, else the usual places)",
+  },
   { flag: "width", key: "width", kind: "int", help: "MLP hidden width" },
   { flag: "depth", key: "depth", kind: "int", help: "MLP hidden layers" },
   {
@@ -348,6 +369,8 @@ export function defaultConfig(method: TrainConfig["method"]): TrainConfig {
     fixdim: false,
     backend: "auto",
     threads: null,
+    blasLibrary: null,
+    dnnlLibrary: null,
     width: 1024,
     depth: 6,
     resnetWidth: 64,
@@ -394,7 +417,7 @@ const SHOWN_DEFAULTS: Partial<Record<keyof TrainConfig, string>> = {
   uid: "dataset-model-method-seedN",
   stratifiedBatch: "on for implicit",
   sampleSize: "all",
-  threads: "1",
+  threads: "native: the cores (at most 8); wasm: 1",
   numClasses: "the dataset's",
   preset: "none",
 };
@@ -715,6 +738,11 @@ const APPLIES: readonly {
     keys: ["threads"],
     when: (c) => c.backend === "wasm" || c.backend === "native" || c.backend === "auto",
     only: "the native and wasm backends (--backend native, wasm or auto)",
+  },
+  {
+    keys: ["dnnlLibrary"],
+    when: (c) => c.backend === "native" || c.backend === "auto",
+    only: "the native backend (--backend native or auto)",
   },
 ];
 

@@ -19,6 +19,7 @@ import { BatchTransform } from "../data/transforms.ts";
 import { exists } from "../data/fs.ts";
 import { longTailIndices, noisyLabels, selectSamples } from "../data/label_transforms.ts";
 import {
+  applyLibraryPaths,
   type BackendInfo,
   type BackendName,
   parseBackendName,
@@ -104,6 +105,8 @@ const CARRY_ON: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
   "epochs",
   "backend",
   "threads",
+  "blasLibrary",
+  "dnnlLibrary",
   "logInterval",
   "dataDir",
   "storage",
@@ -151,7 +154,7 @@ export function resumedConfig(stored: TrainConfig, request: TrainRequest): Train
         `the run ${stored.uid} was started with ${shown(before)}, given ${
           shown(value)
         }; a resumed run keeps its configuration (only --epochs, --backend, --threads, ` +
-          "--log_interval and --data_dir may change): drop the flag, or start a new run",
+          "--blas_library, --dnnl_library, --log_interval and --data_dir may change): drop the flag, or start a new run",
       );
     }
   }
@@ -305,6 +308,7 @@ export async function openRun(request: TrainRequest, io: RunIo): Promise<OpenRun
 
   // Names and values first (no backend, data or model yet): bad input fails at once.
   const backendName = checkRunConfig(config);
+  applyLibraryPaths({ blasLibrary: config.blasLibrary, dnnlLibrary: config.dnnlLibrary });
   const backend: BackendInfo = await selectBackend(backendName, {
     ...(config.threads !== null ? { threads: config.threads } : {}),
     log: (line) => void log(line),

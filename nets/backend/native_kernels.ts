@@ -1,33 +1,38 @@
 /**
- * The first float32 kernels of the native CPU backend (issue: train at PyTorch's CPU speed):
- * tfjs-backend-wasm's `BatchMatMul`, `_FusedMatMul`, `Conv2D` and `Conv2DBackpropFilter` replaced by OpenBLAS's
- * `cblas_sgemm` called through Deno's FFI directly on the wasm heap (Deno passes views of the
- * heap's SharedArrayBuffer without a copy). Everything else stays wasm's (XNNPACK, SIMD,
- * threads).
+ * The float32 kernels of the native CPU backend (issue: train at PyTorch's CPU speed): the wasm
+ * backend with its heaviest kernels replaced by calls into system libraries through Deno's FFI,
+ * directly on the wasm heap (Deno passes views of the heap's SharedArrayBuffer without a copy).
+ * Everything else stays wasm's (XNNPACK, SIMD; one thread under native, see `./select.ts`).
  *
- * - **BatchMatMul / _FusedMatMul**: one sgemm per batch item (outer batch dimensions equal, or
- *   one side's batch of 1 broadcast), transposes passed to sgemm; `_FusedMatMul`'s bias (a
- *   vector over the last dimension, or a scalar) and `linear`/`relu` activation applied after it.
- * - **Conv2D** (NHWC): a 1×1 stride-1 unpadded convolution is one sgemm of the input itself
- *   ([N·H·W, Cin] × [Cin, Cout]); any other is im2col into a buffer of at most
- *   {@link IM2COL_MAX_FLOATS} floats ({@link setIm2colLimit}) (whole images per chunk; kernel rows copied as contiguous
- *   runs when the dilation is 1) times the HWIO filter, which is already the [kh·kw·Cin, Cout]
- *   matrix, written into the output in place.
- * - **Conv2DBackpropFilter** (NHWC): dW = Σ over im2col chunks of colᵀ · dy (one sgemm per
- *   chunk, accumulating), the pointwise case xᵀ · dy.
- * - **Conv2DBackpropInput** stays wasm's composite (nets/backend/wasm_kernels.ts: stride-1
- *   convolutions of dy, one per stride phase), whose convolutions are now this module's Conv2D:
- *   measured side by side in one process (ResNet18, batch 256, 32×32, 2 threads, three steps
- *   each, median), that composite with the direct filter gradient took 1.90 s a step, a direct
- *   input gradient (dy · Wᵀ, then col2im's scatter-add in TypeScript) 2.18 s, both composites
- *   2.13 s: col2im's scatter costs more than the composite's extra convolutions.
+ * - **Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter** (NHWC): oneDNN 2.x's primitives
+ *   (`./onednn_conv.ts`; Debian's libdnnl2, the library PyTorch's CPU convolutions run on) where
+ *   it loads. Measured on ResNet18 at batch 256, 2 threads, a training step took 0.42 s with them
+ *   against 0.82 s with the OpenBLAS paths below (`deno task bench:step`, `NC_DNNL=off` for the
+ *   second). Without oneDNN, or for a geometry it refuses:
+ *   - Conv2D: a 1×1 stride-1 unpadded convolution is one OpenBLAS sgemm of the input itself
+ *     ([N·H·W, Cin] × [Cin, Cout]); any other is im2col into a buffer of at most
+ *     {@link IM2COL_MAX_FLOATS} floats ({@link setIm2colLimit}) (whole images per chunk; kernel
+ *     rows copied as contiguous runs when the dilation is 1) times the HWIO filter, which is
+ *     already the [kh·kw·Cin, Cout] matrix, written into the output in place;
+ *   - Conv2DBackpropFilter: dW = Σ over im2col chunks of colᵀ · dy (one sgemm per chunk,
+ *     accumulating), the pointwise case xᵀ · dy;
+ *   - Conv2DBackpropInput: wasm's composite (nets/backend/wasm_kernels.ts: stride-1 convolutions
+ *     of dy, one per stride phase) over the Conv2D above; a direct dy · Wᵀ + col2im measured
+ *     slower (2.18 vs 1.90 s a step, side by side).
+ * - **MaxPoolGrad**: oneDNN's pooling backward (`./onednn_pool.ts`), else wasm's TypeScript loop.
+ * - **BatchMatMul / _FusedMatMul**: one OpenBLAS sgemm per batch item (outer batch dimensions
+ *   equal, or one side's batch of 1 broadcast), transposes passed to sgemm; `_FusedMatMul`'s bias
+ *   (a vector over the last dimension, or a scalar) and `linear`/`relu` activation applied after.
+ * - **Sum / Mean** over every axis but the last (BatchNorm's statistics): one sgemv with ones.
  * - Anything else (NCHW, other fused activations, a PReLU weight, broadcasting of unequal batch
  *   shapes) runs the wasm kernel it replaced.
  *
  * {@link registerNativeKernels} installs them on the `wasm` backend (idempotent) and
  * {@link unregisterNativeKernels} restores wasm's; both need OpenBLAS (`libopenblas0-pthread`, or
- * `NC_BLAS_LIBRARY`) and `--allow-ffi`. Parity with tfjs's cpu backend:
- * `tests/native_kernels_test.ts`.
+ * `NC_BLAS_LIBRARY`) and `--allow-ffi`; oneDNN is optional ({@link preferOneDnn} turns it off in
+ * a process, `NC_DNNL=off` for all). Parity with tfjs's cpu backend on both paths:
+ * `tests/native_kernels_test.ts`; oneDNN's kernels against float64: `tests/onednn_conv_test.ts`,
+ * `tests/onednn_pool_test.ts`.
  *
  * @module
  */

@@ -1,10 +1,14 @@
 /**
- * Choosing and starting the tensor backend (`--backend auto|webgpu|wasm|cpu`).
+ * Choosing and starting the tensor backend (`--backend auto|webgpu|native|wasm|cpu`).
  *
  * - `auto` uses WebGPU when `navigator.gpu` gives an adapter that is not a software fallback
  *   (`adapter.info.isFallbackAdapter`, or an llvmpipe/lavapipe/SwiftShader description),
- *   otherwise wasm (and cpu if wasm cannot start either); the `reason` says why, and one line
- *   naming the backend and adapter goes to `log`.
+ *   otherwise native (where OpenBLAS and `--allow-ffi` are there), else wasm (and cpu if wasm
+ *   cannot start either); the `reason` says why, and one line naming the backend, its threads,
+ *   what convolves (native) and the adapter goes to `log`.
+ * - native: wasm on one thread with `./native_kernels.ts` installed; OpenBLAS and oneDNN (when it
+ *   loads: `./onednn.ts`) on `threads` threads, by default the machine's cores (at most 8).
+ *   {@link applyLibraryPaths} loads the files `--blas_library` / `--dnnl_library` name first.
  * - `webgpu`, `wasm`, `cpu` start that backend or throw {@link BackendUnavailableError} saying
  *   why. An explicit `webgpu` is allowed on a software adapter (that is how the WebGPU code paths
  *   are tested without a GPU; it is slow). On WebGPU only asynchronous reads (`await t.data()`)
@@ -41,7 +45,7 @@ import { startWasm, wasmDistDirectory } from "./wasm.ts";
 import { MAX_WASM_THREADS } from "./wasm_threads.ts";
 import { nativeSgemm, registerNativeKernels, unregisterNativeKernels } from "./native_kernels.ts";
 import { loadDnnl } from "./onednn.ts";
-import { ffiGranted } from "../../core/ffi.ts";
+import { ffiGranted, setLibraryPath } from "../../core/ffi.ts";
 
 export { BackendUnavailableError };
 export type { ConcreteBackendName };
@@ -176,6 +180,55 @@ export async function selectBackend(
   silenceCpuBanner();
   log(`backend: ${describe(info)} — ${info.reason}`);
   return info;
+}
+
+/**
+ * The library files a command line names (`--blas_library`, `--dnnl_library`), or null for each
+ * to be found as usual (its environment variable, then the usual places).
+ *
+ * @example
+ * ```ts
+ * const paths: LibraryPaths = { blasLibrary: null, dnnlLibrary: "/opt/onednn/lib/libdnnl.so.2" };
+ * ```
+ */
+export type LibraryPaths = { blasLibrary: string | null; dnnlLibrary: string | null };
+
+/**
+ * Loads the libraries a command line names, before a backend starts: OpenBLAS (the native
+ * backend's kernels and the solver's float64 BLAS) from `--blas_library`, oneDNN (the native
+ * backend's convolutions) from `--dnnl_library`. A named file that does not load (or is not a
+ * usable version, or comes after this process loaded another) is an {@link InvalidArgumentError}
+ * naming the flag: a named library is never silently replaced.
+ *
+ * @example
+ * ```ts
+ * applyLibraryPaths({ blasLibrary: null, dnnlLibrary: null }); // nothing to do
+ * ```
+ */
+export function applyLibraryPaths(paths: LibraryPaths): void {
+  const named = [
+    ["--blas_library", "NC_BLAS_LIBRARY", paths.blasLibrary],
+    ["--dnnl_library", "NC_DNNL_LIBRARY", paths.dnnlLibrary],
+  ] as const;
+  for (const [flag, variable, path] of named) {
+    if (path === null) continue;
+    if (!ffiGranted()) {
+      throw new InvalidArgumentError(flag, "loading a library needs --allow-ffi");
+    }
+    try {
+      setLibraryPath(variable, path, flag);
+      if (flag === "--blas_library" && nativeSgemm() === null) {
+        throw new Error(`${flag} ${path}: not loaded (NC_BLAS=off?)`);
+      }
+      if (flag === "--dnnl_library") {
+        const { dnnl, reason } = loadDnnl();
+        if (dnnl === null) throw new Error(reason);
+      }
+    } catch (e) {
+      const message = (e as Error).message.replace(`${flag} ${path}: `, "");
+      throw new InvalidArgumentError(flag, `${path}: ${message}`);
+    }
+  }
 }
 
 /**
