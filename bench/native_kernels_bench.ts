@@ -50,10 +50,11 @@ function use(kernels: typeof KERNELS[number]): void {
 for (const [name, shape, k, cout, stride] of SHAPES) {
   const x = tf.randomNormal(shape, 0, 1, "float32", 1) as tf.Tensor4D;
   const w = tf.randomNormal([k, k, shape[3], cout], 0, 0.1, "float32", 2) as tf.Tensor4D;
-  const dy = tf.tidy(() => tf.onesLike(tf.conv2d(x, w, stride, "same"))) as tf.Tensor4D;
-  const attrs = { strides: stride, pad: "same", dataFormat: "NHWC" };
+  const dy = tf.tidy(() => tf.onesLike(tf.conv2d(x, w, stride, (k - 1) / 2))) as tf.Tensor4D;
+  const pad = (k - 1) / 2; // PyTorch's padding, as the model has it
+  const attrs = { strides: stride, pad, dataFormat: "NHWC" };
   const passes = {
-    forward: () => tf.conv2d(x, w, stride, "same"),
+    forward: () => tf.conv2d(x, w, stride, pad),
     "input gradient": () =>
       tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, {
         ...attrs,

@@ -19,7 +19,7 @@ const HELP = `deno task bench:step [flags]
   --model NAME         resnet18 | resnet34 | resnet50 | mlp | ufm (default resnet18)
   --method NAME        standard | fixed | implicit (default implicit)
   --batch_size N       default 256
-  --backend NAME       auto | webgpu | wasm | cpu (default auto)
+  --backend NAME       auto | webgpu | native | wasm | cpu (default auto)
   --threads N          native: oneDNN's and OpenBLAS's threads (default: the cores);
                        wasm: XNNPACK's (default 1); not for webgpu or cpu
   --blas_library P     the OpenBLAS file (else NC_BLAS_LIBRARY, else the usual places)
