@@ -515,17 +515,13 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   ) return fallback("Conv2DBackpropInput", args);
   const inputShape = attrs.inputShape as number[];
   const info = gradientInfo(inputShape, filter.shape, attrs);
-  const out = args.backend.makeOutput(inputShape, "float32"); // may grow the heap
-  const ok = convBackwardData(
-    dnnl,
-    info,
-    args.backend.typedArrayFromHeap(dy) as Float32Array,
-    args.backend.typedArrayFromHeap(filter) as Float32Array,
-    args.backend.typedArrayFromHeap(out) as Float32Array,
+  return intoNewOutput(
+    args,
+    "Conv2DBackpropInput",
+    inputShape,
+    [dy, filter],
+    ([g, f], out) => convBackwardData(dnnl, info, g, f, out),
   );
-  if (ok) return out;
-  args.backend.disposeData(out.dataId);
-  return fallback("Conv2DBackpropInput", args);
 }
 
 /** The gradient of max pooling (NHWC) through oneDNN; else wasm's (the TypeScript loop). */
@@ -542,17 +538,32 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
     attrs.pad as "valid" | "same" | number,
     attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
   );
-  const out = args.backend.makeOutput(input.shape, "float32"); // may grow the heap
-  const ok = maxPoolBackward(
-    dnnl,
-    info,
-    args.backend.typedArrayFromHeap(input) as Float32Array,
-    args.backend.typedArrayFromHeap(dy) as Float32Array,
-    args.backend.typedArrayFromHeap(out) as Float32Array,
+  return intoNewOutput(
+    args,
+    "MaxPoolGrad",
+    input.shape,
+    [input, dy],
+    ([x, g], out) => maxPoolBackward(dnnl, info, x, g, out),
   );
-  if (ok) return out;
+}
+
+/**
+ * A new float32 output of `shape` filled by `fill` from the heap views of `inputs` (taken after
+ * the output is made: making it may grow the heap); where `fill` declines (false), the output is
+ * freed and kernel `name`'s replaced wasm kernel runs instead.
+ */
+function intoNewOutput(
+  args: KernelArgs,
+  name: string,
+  shape: readonly number[],
+  inputs: TensorInfo[],
+  fill: (views: Float32Array[], out: Float32Array) => boolean,
+): TensorInfo {
+  const out = args.backend.makeOutput(shape, "float32");
+  const views = inputs.map((t) => args.backend.typedArrayFromHeap(t) as Float32Array);
+  if (fill(views, args.backend.typedArrayFromHeap(out) as Float32Array)) return out;
   args.backend.disposeData(out.dataId);
-  return fallback("MaxPoolGrad", args);
+  return fallback(name, args);
 }
 
 /** A 1×1, stride-1, unpadded convolution: the input is its own im2col matrix. */

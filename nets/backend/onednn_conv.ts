@@ -122,19 +122,7 @@ class Plan {
           this.padR,
         ),
     );
-    const primitive = this.keep(dnnl.primitive(desc, null));
-    const x = this.keep(dnnl.memory(this.x)), y = this.keep(dnnl.memory(this.y));
-    const weights = this.filterIn(dnnl.queryMd(primitive, DNNL.queryWeightsMd));
-    this.forwardPass = {
-      primitive,
-      memories: [x, y],
-      run: ([xs, ws, ys]) => {
-        const w = weights(ws);
-        dnnl.bind(x, xs);
-        dnnl.bind(y, ys);
-        dnnl.execute(primitive, [[DNNL.argSrc, x], [DNNL.argWeights, w], [DNNL.argDst, y]]);
-      },
-    };
+    this.forwardPass = this.filterInPass(desc, null, [DNNL.argSrc, this.x], [DNNL.argDst, this.y]);
     return this.forwardPass;
   }
 
@@ -158,22 +146,10 @@ class Plan {
           this.padR,
         ),
     );
-    const primitive = this.keep(dnnl.primitive(desc, hint));
-    const dx = this.keep(dnnl.memory(this.x)), dy = this.keep(dnnl.memory(this.y));
-    const weights = this.filterIn(dnnl.queryMd(primitive, DNNL.queryWeightsMd));
-    this.dataPass = {
-      primitive,
-      memories: [dy, dx],
-      run: ([dys, ws, dxs]) => {
-        const w = weights(ws);
-        dnnl.bind(dy, dys);
-        dnnl.bind(dx, dxs);
-        dnnl.execute(primitive, [[DNNL.argDiffDst, dy], [DNNL.argWeights, w], [
-          DNNL.argDiffSrc,
-          dx,
-        ]]);
-      },
-    };
+    this.dataPass = this.filterInPass(desc, hint, [DNNL.argDiffDst, this.y], [
+      DNNL.argDiffSrc,
+      this.x,
+    ]);
     return this.dataPass;
   }
 
@@ -222,6 +198,32 @@ class Plan {
       },
     };
     return this.weightsPass;
+  }
+
+  /**
+   * A pass that reads the filter (the forward, the input gradient): its arrays are (the input
+   * `from`, the filter, the output `to`), each given as (argument number, descriptor).
+   */
+  private filterInPass(
+    desc: Uint8Array,
+    hint: Primitive | null,
+    from: readonly [number, Uint8Array],
+    to: readonly [number, Uint8Array],
+  ): Pass {
+    const { dnnl } = this;
+    const primitive = this.keep(dnnl.primitive(desc, hint));
+    const a = this.keep(dnnl.memory(from[1])), b = this.keep(dnnl.memory(to[1]));
+    const weights = this.filterIn(dnnl.queryMd(primitive, DNNL.queryWeightsMd));
+    return {
+      primitive,
+      memories: [a, b],
+      run: ([as, ws, bs]) => {
+        const w = weights(ws);
+        dnnl.bind(a, as);
+        dnnl.bind(b, bs);
+        dnnl.execute(primitive, [[from[0], a], [DNNL.argWeights, w], [to[0], b]]);
+      },
+    };
   }
 
   /** A function giving the filter in the layout `wanted` (reordered into the scratch buffer). */

@@ -22,23 +22,13 @@ import {
   type Primitive,
   scratch,
 } from "./onednn.ts";
+import type { ConvGeometry } from "./onednn_conv.ts";
 
-/** A pooling's geometry: the fields of tfjs's `backend_util.Conv2DInfo` for pooling used here. */
-export interface PoolGeometry {
-  batchSize: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  padInfo: { top: number; bottom: number; left: number; right: number };
-}
+/**
+ * A pooling's geometry: the fields of tfjs's pooling `Conv2DInfo` used here, the convolution's
+ * less its output channels (the input's).
+ */
+export type PoolGeometry = Omit<ConvGeometry, "outChannels">;
 
 class PoolPlan {
   readonly forward: Primitive;
