@@ -77,7 +77,8 @@ export const NC_FLAGS = {
     kind: "int",
     default: null,
     min: 1,
-    help: "native: oneDNN's and OpenBLAS's threads; wasm: XNNPACK's (default: all cores)",
+    help:
+      "native: oneDNN's and OpenBLAS's threads (default: the cores); wasm: XNNPACK's (default 1)",
   },
   ...LIBRARY_FLAGS,
   batch_size: {

@@ -18,18 +18,12 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InputError, InvalidArgumentError } from "../core/errors.ts";
-import { exists } from "../data/fs.ts";
 import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
-import {
-  checkFlagsApply,
-  checkStoredConfig,
-  parseTrainArgs,
-  type TrainConfig,
-} from "../train/config.ts";
+import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
 import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
 import { formatDuration } from "../train/progress.ts";
-import { readJsonFile, RunFileError } from "../train/run_dir.ts";
+import { storedConfig, trainingState } from "../train/run_state.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -266,31 +260,6 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
   };
 }
 
-/** A run's stored configuration, or null when it has none yet. */
-function storedConfig(runDir: string): TrainConfig | null {
-  try {
-    const path = join(runDir, "config.json");
-    return checkStoredConfig(JSON.parse(Deno.readTextFileSync(path)), path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${join(runDir, "config.json")}: unreadable (${(e as Error).message})`);
-  }
-}
-
-/** Whether a run's training is complete: its last checkpoint is at the planned epochs. */
-async function trained(runDir: string, planned: number): Promise<"done" | "partial" | "none"> {
-  if (storedConfig(runDir) === null) return "none";
-  if (!(await exists(join(runDir, "latest.json")))) return "partial";
-  try {
-    const latest = await readJsonFile<{ epoch: number }>(join(runDir, "latest.json"));
-    return latest.epoch >= planned ? "done" : "partial";
-  } catch (e) {
-    if (e instanceof RunFileError) return "partial"; // --resume repairs it (newest checkpoint)
-    throw e;
-  }
-}
-
 /** The exit codes of a step stopped by a signal (the training task's convention). */
 const SIGNALLED = new Set([130, 143]);
 
@@ -357,7 +326,7 @@ export async function runPaper(
   let done = 0;
   let failure: { code: number; what: string; log: string } | null = null;
   const runOne = async (run: PaperRun) => {
-    const state = await trained(run.runDir, run.epochs);
+    const state = await trainingState(run.runDir, run.epochs);
     const steps: [string, string[]][] = [];
     if (state === "partial") {
       steps.push(["train", [

@@ -93,6 +93,9 @@ async function main(): Promise<void> {
     const threads = str("threads") === undefined
       ? undefined
       : integer("threads", str("threads"), 1, 1);
+    if (str("dnnl_library") !== undefined && backendName !== "native" && backendName !== "auto") {
+      fail("--dnnl_library: applies to the native backend (--backend native or auto) only");
+    }
     applyLibraryPaths({
       blasLibrary: str("blas_library") ?? null,
       dnnlLibrary: str("dnnl_library") ?? null,

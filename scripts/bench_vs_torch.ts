@@ -37,12 +37,22 @@ function positive(name: string, value: string, fallback: number): number {
   return n;
 }
 
-/** Runs a command that prints a JSON line last; its `medianStepSeconds`. */
+/** Backend lines already shown (each once). */
+const shown = new Set<string>();
+
+/**
+ * Runs a command that prints a JSON line last; its `medianStepSeconds`. Its backend line (what
+ * ran: e.g. which convolutions) is passed on to stderr the first time it is seen.
+ */
 async function median(command: string, args: string[]): Promise<number> {
   const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout).trim();
-  if (out.code !== 0) {
-    fail(`${command} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  const errors = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) fail(`${command} ${args.join(" ")} failed: ${errors.trim()}`);
+  const backend = errors.split("\n").find((l) => l.startsWith("backend:"));
+  if (backend !== undefined && !shown.has(backend)) {
+    shown.add(backend);
+    console.error(backend);
   }
   return JSON.parse(text.split("\n").at(-1)!).medianStepSeconds;
 }
@@ -123,7 +133,11 @@ async function main(): Promise<void> {
         Object.entries(seconds).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(3)} s`).join(", "),
     );
   }
-  console.log(`${model}, batch ${batch}, ${threads} threads, ${rounds} rounds of ${steps} steps`);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  console.log(
+    `${model}, batch ${batch}, ${plural(threads, "thread")}, ${plural(rounds, "round")} of ` +
+      plural(steps, "step"),
+  );
   console.log("| step | median s | ÷ PyTorch (median of rounds) |");
   console.log("|---|---:|---:|");
   for (const [name, v] of Object.entries(seconds)) {

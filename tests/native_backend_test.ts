@@ -3,8 +3,9 @@
  * thread) with the native kernels, OpenBLAS and oneDNN's OpenMP on `--threads` threads (by
  * default the machine's cores); without OpenBLAS (`NC_BLAS=off` stands in for a machine without
  * it) or without `--allow-ffi`, an explicit `native` is an error naming what to install or grant,
- * and `auto` falls back to wasm saying why, once; without oneDNN (`NC_DNNL=off`, or a library
- * path that does not load) native runs its OpenBLAS convolutions and its one line says why; an
+ * and `auto` falls back to wasm saying why, once; without oneDNN (`NC_DNNL=off`) native runs its
+ * OpenBLAS convolutions and its one line says why; a library named by `NC_BLAS_LIBRARY` or
+ * `NC_DNNL_LIBRARY` that does not load is an error, for `auto` too; an
  * explicit `wasm` after native in one process runs wasm's own kernels. Each case in its own
  * process (the choice is per process). Ignored without OpenBLAS; the oneDNN cases without it.
  */
@@ -125,16 +126,26 @@ Deno.test({
       noDnnl.stdout.split("\n")[0],
       "backend: native (2 threads, convolutions: OpenBLAS im2col (oneDNN: NC_DNNL=off)) — requested",
     );
-    const badPath = await run(choose("native", 2), ALL, {
-      NC_DNNL_LIBRARY: "/nowhere/libdnnl.so.2",
-    });
-    assertEquals(last(badPath).name, "native");
-    assert(
-      badPath.stdout.split("\n")[0].includes(
-        "convolutions: OpenBLAS im2col (oneDNN: NC_DNNL_LIBRARY=/nowhere/libdnnl.so.2: cannot load it",
-      ),
-      badPath.stdout,
-    );
+    // A library named by its variable that does not load is an error, auto's too: never
+    // silently replaced.
+    for (const name of ["native", "auto"]) {
+      const badDnnl = await run(choose(name, 2), ALL, { NC_DNNL_LIBRARY: "/nowhere/libdnnl.so.2" });
+      assert(
+        badDnnl.stdout.startsWith(
+          "ERROR native: NC_DNNL_LIBRARY=/nowhere/libdnnl.so.2: cannot load it (",
+        ),
+        badDnnl.stdout,
+      );
+      const badBlas = await run(choose(name, 2), ALL, {
+        NC_BLAS_LIBRARY: "/nowhere/libopenblas.so.0",
+      });
+      assert(
+        badBlas.stdout.startsWith(
+          "ERROR native: NC_BLAS_LIBRARY=/nowhere/libopenblas.so.0: cannot load it (",
+        ),
+        badBlas.stdout,
+      );
+    }
 
     // wasm after native, in one process: wasm's own kernels.
     const both = await run(
@@ -182,6 +193,8 @@ try {
       ),
       missingBlas.stdout,
     );
+    const empty = await run(apply(`{ blasLibrary: null, dnnlLibrary: " " }`), ALL);
+    assertEquals(empty.stdout.trim(), "ERROR --dnnl_library: an empty path");
     const noFfi = await run(
       apply(`{ blasLibrary: null, dnnlLibrary: "/x.so" }`),
       ALL.filter((p) => p !== "--allow-ffi"),

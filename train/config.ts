@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MAX_WASM_THREADS } from "../nets/backend/wasm_threads.ts";
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { modelDefaults } from "./recipes.ts";
@@ -633,6 +634,12 @@ function validate(c: TrainConfig): void {
   atLeast("feature_dim", c.featureDim, 1);
   atLeast("image_size", c.imageSize, 1);
   atLeast("threads", c.threads, 1);
+  if (c.threads !== null && c.threads > MAX_WASM_THREADS) {
+    throw new InvalidArgumentError(
+      "--threads",
+      `got ${c.threads}, allowed: 1 to ${MAX_WASM_THREADS}`,
+    );
+  }
   atLeast("seed", c.seed, 0);
   if (!(c.temperature > 0)) {
     throw new InvalidArgumentError("--temperature", `got ${c.temperature}, allowed: τ > 0`);

@@ -314,11 +314,12 @@ export interface Dnnl {
   symbols: Symbols;
 }
 
-let cached: { dnnl: Dnnl | null; reason: string } | undefined;
+let cached: { dnnl: Dnnl | null; reason: string; named: boolean } | undefined;
 
 /**
  * oneDNN 2.x, or null with the reason (no `--allow-ffi`, `NC_DNNL=off`, not installed, a 3.x
- * library); loaded once.
+ * library); `named` when a file named by `--dnnl_library` or `NC_DNNL_LIBRARY` did not load
+ * (callers refuse to go on without it). Loaded once.
  *
  * @example
  * ```ts
@@ -326,9 +327,9 @@ let cached: { dnnl: Dnnl | null; reason: string } | undefined;
  * console.log(dnnl?.version ?? reason); // "2.6.3", or why not
  * ```
  */
-export function loadDnnl(): { dnnl: Dnnl | null; reason: string } {
+export function loadDnnl(): { dnnl: Dnnl | null; reason: string; named: boolean } {
   if (cached !== undefined) return cached;
-  cached = { dnnl: null, reason: "" };
+  cached = { dnnl: null, reason: "", named: false };
   if (!ffiAllowed("NC_DNNL")) {
     cached.reason = grantedEnv("NC_DNNL") === "off" ? "NC_DNNL=off" : "needs --allow-ffi";
     return cached;
@@ -338,7 +339,9 @@ export function loadDnnl(): { dnnl: Dnnl | null; reason: string } {
   try {
     opened = openLibrary("NC_DNNL_LIBRARY", DNNL_CANDIDATES, SYMBOLS);
   } catch (e) {
-    cached.reason = (e as Error).message; // NC_DNNL_LIBRARY names a file that does not load
+    // --dnnl_library or NC_DNNL_LIBRARY names a file that does not load.
+    cached.reason = (e as Error).message.replace(/(Could not open library: )+/, "");
+    cached.named = true;
     return cached;
   }
   if (opened === null) {

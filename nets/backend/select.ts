@@ -212,6 +212,7 @@ export function applyLibraryPaths(paths: LibraryPaths): void {
   ] as const;
   for (const [flag, variable, path] of named) {
     if (path === null) continue;
+    if (path.trim() === "") throw new InvalidArgumentError(flag, "an empty path");
     if (!ffiGranted()) {
       throw new InvalidArgumentError(flag, "loading a library needs --allow-ffi");
     }
@@ -384,6 +385,8 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
         reason: `${why}; native unavailable (${noNative}); using wasm`,
       };
     } catch (e) {
+      // A library named by its flag or variable that does not load: an error, not a fallback.
+      if (e instanceof BackendUnavailableError && e.backend === "native") throw e;
       why = `${why}; wasm did not start (${(e as Error).message})`;
     }
   }
@@ -397,7 +400,14 @@ async function selectAuto(threads: number | undefined): Promise<BackendInfo> {
  */
 function nativeUnavailable(): string | null {
   if (!ffiGranted()) return "needs --allow-ffi, to call OpenBLAS";
-  if (nativeSgemm() !== null) return null;
+  let blas;
+  try {
+    blas = nativeSgemm();
+  } catch (e) {
+    // NC_BLAS_LIBRARY names a file that does not load: never silently replaced, auto included.
+    throw new BackendUnavailableError("native", (e as Error).message, { cause: e });
+  }
+  if (blas !== null) return null;
   return "needs OpenBLAS: install Debian's libopenblas0-pthread (macOS: brew install openblas), " +
     "or set NC_BLAS_LIBRARY=/path/to/libopenblas; NC_BLAS=off turns it off";
 }
@@ -424,7 +434,9 @@ function defaultNativeThreads(): number {
 function startNative(threads: number): BackendInfo & { name: "native" } {
   const blas = nativeSgemm()!;
   blas.setThreads?.(threads);
-  const { dnnl, reason } = loadDnnl();
+  const { dnnl, reason, named } = loadDnnl();
+  // A oneDNN file named by --dnnl_library or NC_DNNL_LIBRARY is never silently replaced.
+  if (named) throw new BackendUnavailableError("native", reason);
   dnnl?.setThreads?.(threads);
   registerNativeKernels();
   const convolutions = dnnl !== null
@@ -448,7 +460,7 @@ function describe(info: BackendInfo): string {
     parts.push(`${info.threads} thread${info.threads > 1 ? "s" : ""}`);
   }
   if (info.convolutions !== undefined) parts.push(`convolutions: ${info.convolutions}`);
-  if (info.adapter !== undefined) {
+  if (info.adapter !== undefined && info.name === "webgpu") {
     parts.push(`adapter "${info.adapter}"${info.fallbackAdapter ? " (software fallback)" : ""}`);
   }
   return parts.length > 0 ? `${info.name} (${parts.join(", ")})` : info.name;

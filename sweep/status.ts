@@ -1,0 +1,116 @@
+/**
+ * `deno task sweep status`: every run of a sweep as its files say, whatever engine ran it — the
+ * task records `sweep run` writes (`<sweep>/tasks/<index>.json`) and the run directories:
+ *
+ * - `done`: its task finished (training complete, analysis written);
+ * - `running`: its task is under way (the step, since when, on which host);
+ * - `failed`: its task stopped with an exit code (the step, and the last line of its log);
+ * - `partial`: no task record, but a run directory (trained elsewhere, or by hand);
+ * - `missing`: neither.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { exists } from "../data/fs.ts";
+import { readManifest, type TaskRecord } from "./run_index.ts";
+
+/** A run's state. */
+export type RunStatus = "done" | "running" | "failed" | "partial" | "missing";
+
+/**
+ * One run's line of the status.
+ *
+ * @example
+ * ```ts
+ * const s: RunState = { index: 0, id: "x", status: "missing", detail: "" };
+ * ```
+ */
+export type RunState = { index: number; id: string; status: RunStatus; detail: string };
+
+/**
+ * The state of every run of the sweep in `sweepDir`, in manifest order.
+ *
+ * @example
+ * ```ts
+ * // const states = await sweepStatus("runs/my-sweep");
+ * ```
+ */
+export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
+  const runs = await readManifest(sweepDir);
+  return await Promise.all(runs.map(async (run): Promise<RunState> => {
+    const base = { index: run.index, id: run.id };
+    let record: TaskRecord | null = null;
+    try {
+      record = JSON.parse(await Deno.readTextFile(join(sweepDir, "tasks", `${run.index}.json`)));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SyntaxError)) throw e;
+    }
+    if (record?.state === "done") return { ...base, status: "done", detail: "" };
+    if (record?.state === "running") {
+      return {
+        ...base,
+        status: "running",
+        detail: `${record.step ?? "starting"} since ${record.started} on ${record.host}`,
+      };
+    }
+    if (record?.state === "failed") {
+      const last = await lastLine(join(sweepDir, "logs", `${run.id}.log`));
+      return {
+        ...base,
+        status: "failed",
+        detail: `${record.step} exited ${record.exitCode}${last ? `: ${last}` : ""}`,
+      };
+    }
+    return (await exists(run.runDir))
+      ? { ...base, status: "partial", detail: "a run directory, no task record" }
+      : { ...base, status: "missing", detail: "" };
+  }));
+}
+
+/** The last non-empty line of a text file (read from its last 8 KiB), or "". */
+async function lastLine(path: string): Promise<string> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  }
+  try {
+    const size = (await file.stat()).size;
+    const length = Math.min(size, 8192);
+    await file.seek(size - length, Deno.SeekMode.Start);
+    const buf = new Uint8Array(length);
+    let read = 0;
+    while (read < length) {
+      const n = await file.read(buf.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    const lines = new TextDecoder().decode(buf.subarray(0, read)).split("\n");
+    return lines.map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? "";
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The status as text: counts, then one line per run that is not done.
+ *
+ * @example
+ * ```ts
+ * formatStatus([{ index: 0, id: "a", status: "done", detail: "" }]);
+ * // "1 runs: 1 done, 0 running, 0 failed, 0 partial, 0 missing"
+ * ```
+ */
+export function formatStatus(states: RunState[]): string {
+  const count = (s: RunStatus) => states.filter((r) => r.status === s).length;
+  const head = `${states.length} runs: ${count("done")} done, ${count("running")} running, ` +
+    `${count("failed")} failed, ${count("partial")} partial, ${count("missing")} missing`;
+  const rest = states.filter((r) => r.status !== "done").map((r) =>
+    `${String(r.index).padStart(5)} ${r.status.padEnd(8)} ${r.id}${
+      r.detail ? ` — ${r.detail}` : ""
+    }`
+  );
+  return [head, ...rest].join("\n");
+}
