@@ -1,0 +1,208 @@
+/**
+ * `deno task sweep plan|run|status|submit`: the command line of the sweeps (see `./plan.ts`,
+ * `./run_index.ts`, `./status.ts`, `./engines.ts`, `./local_engine.ts`).
+ *
+ * - `plan --file F [--storage S]`: writes `<S>/<name>/manifest.jsonl` (and `sweep.json`).
+ * - `run --sweep DIR --index N` or `--index-from-env` (`SLURM_ARRAY_TASK_ID`,
+ *   `JOB_COMPLETION_INDEX`): runs one manifest line, idempotently.
+ * - `status --sweep DIR [--json]`: done, running, failed (with its last log line), partial,
+ *   missing.
+ * - `submit --file F [--storage S] [--engine local|slurm|k8s]`: plans, then hands the tasks to
+ *   the engine: `local` runs them here (`--jobs N`, default the sweep's `parallel` or 1), `slurm`
+ *   writes `<dir>/array.sbatch` and `<dir>/analysis.sbatch` and submits both (`sbatch
+ *   --parsable`, the analysis `--dependency=afterok:<array>`; `--dry_run` only writes them), `k8s`
+ *   writes `<dir>/indexed-job.json` for `kubectl apply -f` (`--image`, `--claim`).
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
+import { InputError, InvalidArgumentError } from "../core/errors.ts";
+import { atomicWriteFile } from "../train/atomic_write.ts";
+import { parseSweepFile } from "./sweep_file.ts";
+import { planSweep, type SweepPlan, writeManifest } from "./plan.ts";
+import { readManifest, runIndex, taskIndex } from "./run_index.ts";
+import { formatStatus, sweepStatus } from "./status.ts";
+import { type Launch, renderAnalysisSbatch, renderIndexedJob, renderSbatch } from "./engines.ts";
+import { runLocal } from "./local_engine.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+const FLAGS = {
+  file: { kind: "string", default: null, help: "the sweep file (JSON; plan, submit)" },
+  storage: {
+    kind: "string",
+    default: "runs",
+    help: "storage every node sees: <storage>/<name>/ holds the sweep (plan, submit)",
+  },
+  sweep: { kind: "string", default: null, help: "the sweep's directory (run, status)" },
+  index: { kind: "int", default: null, min: 0, help: "the manifest line to run (run)" },
+  "index-from-env": {
+    kind: "bool",
+    default: false,
+    help: "the line from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (run)",
+  },
+  engine: {
+    kind: "string",
+    default: "local",
+    allowed: ["local", "slurm", "k8s"],
+    help: "local | slurm | k8s (submit)",
+  },
+  jobs: {
+    kind: "int",
+    default: null,
+    min: 1,
+    help: "local: tasks at once (default: parallel, or 1)",
+  },
+  dry_run: { kind: "bool", default: false, help: "slurm: write the scripts, submit nothing" },
+  deno: {
+    kind: "string",
+    default: null,
+    help: "slurm, k8s: the Deno the tasks run (default: this one)",
+  },
+  image: {
+    kind: "string",
+    default: null,
+    help: "k8s: the container image (Deno and this repository)",
+  },
+  claim: {
+    kind: "string",
+    default: null,
+    help: "k8s: the PersistentVolumeClaim holding --storage",
+  },
+  json: { kind: "bool", default: false, help: "status: one JSON line per run" },
+} as const satisfies Record<string, Flag>;
+
+/** Which flags each subcommand takes. */
+const USES: Record<string, (keyof typeof FLAGS)[]> = {
+  plan: ["file", "storage"],
+  run: ["sweep", "index", "index-from-env"],
+  status: ["sweep", "json"],
+  submit: ["file", "storage", "engine", "jobs", "dry_run", "deno", "image", "claim"],
+};
+
+/** The `--help` text. */
+export const SWEEP_HELP: string = flagHelp(
+  "deno task sweep plan|run|status|submit [flags]",
+  FLAGS,
+);
+
+/**
+ * Runs `deno task sweep <args>`; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * // Deno.exit(await sweepMain(["status", "--sweep", "runs/my-sweep"], { log: console.error, out: console.log }));
+ * ```
+ */
+export async function sweepMain(
+  args: string[],
+  io: { log: (line: string) => void; out: (line: string) => void },
+): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === "--help") {
+    io.out(SWEEP_HELP);
+    return 0;
+  }
+  if (!(command in USES)) {
+    throw new InvalidArgumentError(
+      "command",
+      `got ${JSON.stringify(command)}, allowed: ${Object.keys(USES).join(", ")}`,
+    );
+  }
+  const parsed = parseFlags(rest, FLAGS);
+  if (parsed === "help") {
+    io.out(SWEEP_HELP);
+    return 0;
+  }
+  for (const given of parsed.given) {
+    if (!USES[command].includes(given)) {
+      throw new InvalidArgumentError(`--${given}`, `not a flag of sweep ${command}`);
+    }
+  }
+  const v = parsed.values;
+  const need = (name: keyof typeof FLAGS, value: string | null): string => {
+    if (value === null) throw new InvalidArgumentError(`--${name}`, `sweep ${command} needs it`);
+    return value;
+  };
+  if (command === "run") {
+    const dir = resolve(need("sweep", v.sweep));
+    const runs = await readManifest(dir);
+    return await runIndex(dir, taskIndex(v.index, v["index-from-env"], runs.length), io);
+  }
+  if (command === "status") {
+    const states = await sweepStatus(resolve(need("sweep", v.sweep)));
+    if (v.json) { for (const s of states) io.out(JSON.stringify(s)); }
+    else io.out(formatStatus(states));
+    return states.every((s) => s.status === "done") ? 0 : 1;
+  }
+  const file = need("file", v.file);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new InputError(`--file ${file}: cannot read it (${(e as Error).message})`);
+  }
+  const plan = planSweep(parseSweepFile(text, file), { storage: v.storage! });
+  const manifest = await writeManifest(plan);
+  io.log(`sweep: ${plan.runs.length} runs planned → ${manifest}`);
+  if (command === "plan") return 0;
+  const launch: Launch = { deno: v.deno ?? Deno.execPath(), root: ROOT };
+  if (v.engine === "local") {
+    return await runLocal(plan, {
+      jobs: v.jobs ?? plan.sweep.resources.parallel ?? 1,
+      log: io.log,
+    });
+  }
+  if (v.engine === "k8s") {
+    const image = need("image", v.image), claim = need("claim", v.claim);
+    const path = join(plan.dir, "indexed-job.json");
+    await atomicWriteFile(
+      path,
+      JSON.stringify(renderIndexedJob(plan, launch, { image, claim }), null, 2) + "\n",
+    );
+    io.log(`sweep: wrote ${path}; submit it with: kubectl apply -f ${path}`);
+    return 0;
+  }
+  return await submitSlurm(plan, launch, v.dry_run, io);
+}
+
+/** Writes the two Slurm scripts and submits them (the analysis after the array, afterok). */
+async function submitSlurm(
+  plan: SweepPlan,
+  launch: Launch,
+  dryRun: boolean,
+  io: { log: (line: string) => void; out: (line: string) => void },
+): Promise<number> {
+  await Deno.mkdir(join(plan.dir, "slurm"), { recursive: true });
+  const array = join(plan.dir, "array.sbatch"), analysis = join(plan.dir, "analysis.sbatch");
+  await atomicWriteFile(array, renderSbatch(plan, launch));
+  await atomicWriteFile(analysis, renderAnalysisSbatch(plan, launch));
+  if (dryRun) {
+    io.log(`sweep: wrote ${array} and ${analysis} (--dry_run: nothing submitted)`);
+    return 0;
+  }
+  const sbatch = async (args: string[]) => {
+    let out;
+    try {
+      out = await new Deno.Command("sbatch", { args, stdout: "piped", stderr: "piped" }).output();
+    } catch (e) {
+      throw new InputError(
+        `sbatch: cannot run it (${(e as Error).message}); is Slurm's client installed?`,
+      );
+    }
+    const text = new TextDecoder().decode(out.stdout).trim();
+    if (out.code !== 0) {
+      throw new InputError(
+        `sbatch ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`,
+      );
+    }
+    return text.split(";")[0]; // --parsable: "jobid[;cluster]"
+  };
+  const arrayJob = await sbatch(["--parsable", array]);
+  const analysisJob = await sbatch(["--parsable", `--dependency=afterok:${arrayJob}`, analysis]);
+  io.log(`sweep: submitted the array as job ${arrayJob} and the analysis as job ${analysisJob}`);
+  io.out(JSON.stringify({ arrayJob, analysisJob }));
+  return 0;
+}

@@ -1,0 +1,190 @@
+/**
+ * The sweep planner and engines' files (sweep/): the manifest's order (datasets, models, methods,
+ * seeds, the last fastest), ids stable across re-plans and storages and new when a flag changes,
+ * every run's flags validated as training validates them, a run directory holding another run
+ * refused, sweep-file errors that name the field; the rendered Slurm scripts and Kubernetes
+ * Indexed Job against golden files (tests/fixtures/sweep/), and the Job's required fields checked
+ * against the batch/v1 Job schema's rules written out here.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { join } from "node:path";
+import { parseSweepFile } from "../sweep/sweep_file.ts";
+import { planSweep, runId, writeManifest } from "../sweep/plan.ts";
+import { renderAnalysisSbatch, renderIndexedJob, renderSbatch } from "../sweep/engines.ts";
+import { readManifest, taskIndex } from "../sweep/run_index.ts";
+import { parseTrainArgs } from "../train/config.ts";
+
+const FIXTURES = new URL("./fixtures/sweep/", import.meta.url);
+const fixture = (name: string) => Deno.readTextFile(new URL(name, FIXTURES));
+
+function throwsWith(f: () => unknown, text: string): void {
+  try {
+    f();
+  } catch (e) {
+    assert((e as Error).message.includes(text), `${(e as Error).message} lacks "${text}"`);
+    return;
+  }
+  throw new Error(`expected an error with "${text}"`);
+}
+
+const sweepText = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    name: "t",
+    datasets: ["synthetic"],
+    models: ["ufm", "mlp"],
+    methods: ["standard", "implicit"],
+    seeds: [3, 1],
+    flags: { epochs: 5, dataset_size: 100, num_classes: 4 },
+    ...extra,
+  });
+
+Deno.test("sweep plan: the axes in order, the last fastest; ids stable and flag-sensitive", () => {
+  const sweep = parseSweepFile(sweepText(), "t.json");
+  const plan = planSweep(sweep, { storage: "/a" });
+  assertEquals(
+    plan.runs.map((r) => [r.index, r.model, r.method, r.seed]),
+    [
+      [0, "ufm", "standard", 3],
+      [1, "ufm", "standard", 1],
+      [2, "ufm", "implicit", 3],
+      [3, "ufm", "implicit", 1],
+      [4, "mlp", "standard", 3],
+      [5, "mlp", "standard", 1],
+      [6, "mlp", "implicit", 3],
+      [7, "mlp", "implicit", 1],
+    ],
+  );
+  // The same sweep elsewhere, with its flags in another order: the same ids.
+  const moved = planSweep(
+    parseSweepFile(
+      sweepText({ flags: { num_classes: 4, dataset_size: 100, epochs: 5 } }),
+      "t.json",
+    ),
+    { storage: "/b" },
+  );
+  assertEquals(moved.runs.map((r) => r.id), plan.runs.map((r) => r.id));
+  assertEquals(new Set(plan.runs.map((r) => r.id)).size, 8);
+  assert(/^synthetic-ufm-standard-seed3-[0-9a-f]{10}$/.test(plan.runs[0].id), plan.runs[0].id);
+  assertEquals(plan.runs[0].runDir, join("/a", "t", "runs", plan.runs[0].id));
+  // A changed flag: every id changes.
+  const changed = planSweep(
+    parseSweepFile(sweepText({ flags: { epochs: 6, dataset_size: 100, num_classes: 4 } }), "t"),
+    { storage: "/a" },
+  );
+  assert(changed.runs.every((r, i) => r.id !== plan.runs[i].id));
+  assertEquals(
+    runId("d", "m", "standard", 1, { a: 1 }) === runId("d", "m", "standard", 1, { a: "1" }),
+    false,
+  );
+  // The training command carries the run's axes, its flags and its place.
+  const train = plan.runs[2].train;
+  assertEquals(train.slice(0, 3), ["deno", "task", "train:implicit"]);
+  for (const [flag, value] of [["--seed", "3"], ["--epochs", "5"], ["--uid", plan.runs[2].id]]) {
+    assertEquals(train[train.indexOf(flag) + 1], value);
+  }
+  assertEquals(train[train.indexOf("--threads") + 1], "2"); // resources.cpus by default
+});
+
+Deno.test("sweep plan: bad sweep files and bad runs are errors naming the field or flag", () => {
+  throwsWith(() => parseSweepFile("{", "s.json"), "s.json: not JSON");
+  throwsWith(() => parseSweepFile(sweepText({ name: "a/b" }), "s.json"), '"name": got "a/b"');
+  throwsWith(() => parseSweepFile(sweepText({ methods: [] }), "s.json"), '"methods": got []');
+  throwsWith(
+    () => parseSweepFile(sweepText({ methods: ["sgd"] }), "s.json"),
+    '"methods": got "sgd"',
+  );
+  throwsWith(() => parseSweepFile(sweepText({ seeds: [1, 1] }), "s.json"), "given twice");
+  throwsWith(() => parseSweepFile(sweepText({ extra: 1 }), "s.json"), '"extra": unknown field');
+  throwsWith(
+    () => parseSweepFile(sweepText({ flags: { seed: 4 } }), "s.json"),
+    '"flags.seed": the sweep sets it',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ resources: { time: "4h" } }), "s.json"),
+    '"resources.time": got "4h"',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ resources: { memory: "8GB" } }), "s.json"),
+    '"resources.memory": got "8GB"',
+  );
+  // A flag training refuses, for the run it is refused in.
+  throwsWith(
+    () => planSweep(parseSweepFile(sweepText({ flags: { epochs: 0 } }), "s"), { storage: "/a" }),
+    "--epochs: run synthetic-ufm-standard-seed3-",
+  );
+  throwsWith(
+    () => planSweep(parseSweepFile(sweepText({ flags: { widht: 3 } }), "s"), { storage: "/a" }),
+    "widht",
+  );
+});
+
+Deno.test("sweep plan: the manifest is written atomically and read back; task indices", async () => {
+  const storage = await Deno.makeTempDir();
+  try {
+    const plan = planSweep(parseSweepFile(sweepText(), "t.json"), { storage });
+    const path = await writeManifest(plan);
+    assertEquals(path, join(storage, "t", "manifest.jsonl"));
+    assertEquals(await readManifest(join(storage, "t")), plan.runs);
+    assertEquals([...Deno.readDirSync(join(storage, "t"))].map((e) => e.name).sort(), [
+      "manifest.jsonl",
+      "runs",
+      "sweep.json",
+    ]);
+    assertEquals(taskIndex(7, false, 8), 7);
+    throwsWith(() => taskIndex(8, false, 8), "--index: --index is 8, allowed: 0 to 7");
+    throwsWith(() => taskIndex(null, false, 8), "give --index N or --index-from-env");
+    Deno.env.set("SLURM_ARRAY_TASK_ID", "5");
+    try {
+      assertEquals(taskIndex(null, true, 8), 5);
+    } finally {
+      Deno.env.delete("SLURM_ARRAY_TASK_ID");
+    }
+    Deno.env.set("JOB_COMPLETION_INDEX", "9");
+    try {
+      throwsWith(() => taskIndex(null, true, 8), "JOB_COMPLETION_INDEX is 9, allowed: 0 to 7");
+    } finally {
+      Deno.env.delete("JOB_COMPLETION_INDEX");
+    }
+    // A run directory holding another run (a stored configuration that differs in a flag a
+    // resumed run may not change): re-planning is refused, naming the flag and the run.
+    const run = plan.runs[0];
+    const other = parseTrainArgs([...run.train.slice(3), "--dataset_size", "150"], "standard");
+    if (other === "help") throw new Error("unexpected help");
+    await Deno.mkdir(run.runDir, { recursive: true });
+    await Deno.writeTextFile(
+      join(run.runDir, "config.json"),
+      JSON.stringify({ config: other.config }),
+    );
+    throwsWith(
+      () => planSweep(parseSweepFile(sweepText(), "t.json"), { storage }),
+      `--dataset_size: run ${run.id}: the run ${run.id} was started with 150, given 100`,
+    );
+  } finally {
+    await Deno.remove(storage, { recursive: true });
+  }
+});
+
+Deno.test("sweep engines: the Slurm scripts and the Kubernetes Indexed Job equal their golden files", async () => {
+  const sweep = parseSweepFile(await fixture("golden-sweep.json"), "golden-sweep.json");
+  const plan = planSweep(sweep, { storage: "/storage" });
+  const launch = { deno: "/usr/local/bin/deno", root: "/opt/guided-collapse" };
+  assertEquals(renderSbatch(plan, launch), await fixture("array.sbatch"));
+  assertEquals(renderAnalysisSbatch(plan, launch), await fixture("analysis.sbatch"));
+  const job = renderIndexedJob(plan, launch, {
+    image: "registry.example/guided-collapse:1",
+    claim: "nc-runs",
+  });
+  assertEquals(JSON.stringify(job, null, 2) + "\n", await fixture("indexed-job.json"));
+  // batch/v1 Job's rules for an Indexed Job (the fields kubectl's validation requires).
+  const spec = job.spec as Record<string, unknown>;
+  assertEquals([job.apiVersion, job.kind], ["batch/v1", "Job"]);
+  assert(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test((job.metadata as { name: string }).name));
+  assertEquals(spec.completionMode, "Indexed");
+  assertEquals(spec.completions, plan.runs.length);
+  assert((spec.parallelism as number) >= 1 && (spec.parallelism as number) <= plan.runs.length);
+  const pod = (spec.template as { spec: Record<string, unknown> }).spec;
+  assert(["Never", "OnFailure"].includes(pod.restartPolicy as string));
+  const [container] = pod.containers as Record<string, unknown>[];
+  assert(typeof container.image === "string" && typeof container.name === "string");
+  assertEquals((container.command as string[]).at(-1), "--index-from-env");
+});
