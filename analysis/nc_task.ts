@@ -327,6 +327,8 @@ export async function runNc(
   io: { log: (line: string) => void },
 ): Promise<{ measured: Record<string, number[]>; skipped: Record<string, number[]> }> {
   const { run } = request;
+  // The libraries the flags name load (or fail, naming the flag) even when nothing is measured.
+  applyLibraryPaths(request.libraries);
   const ncDir = join(run.path, "nc");
   const measured: Record<string, number[]> = {}, skipped: Record<string, number[]> = {};
   const todo = new Map<number, SplitName[]>();
@@ -354,7 +356,6 @@ export async function runNc(
     ...run.config,
     ...(request.dataDir !== null ? { dataDir: request.dataDir } : {}),
   };
-  applyLibraryPaths(request.libraries);
   const backend = await selectBackend(parseBackendName(request.backend, "--backend"), {
     ...(request.threads !== null ? { threads: request.threads } : {}),
     log: io.log,

@@ -56,6 +56,12 @@ const FLAGS = {
     help: "local: tasks at once (default: parallel, or 1)",
   },
   dry_run: { kind: "bool", default: false, help: "slurm: write the scripts, submit nothing" },
+  wait: {
+    kind: "bool",
+    default: false,
+    help:
+      "slurm: wait for the array (sbatch --wait); a failed task exits 1 and cancels the analysis",
+  },
   deno: {
     kind: "string",
     default: null,
@@ -79,7 +85,7 @@ const USES: Record<string, (keyof typeof FLAGS)[]> = {
   plan: ["file", "storage"],
   run: ["sweep", "index", "index-from-env"],
   status: ["sweep", "json"],
-  submit: ["file", "storage", "engine", "jobs", "dry_run", "deno", "image", "claim"],
+  submit: ["file", "storage", "engine", "jobs", "dry_run", "wait", "deno", "image", "claim"],
 };
 
 /** The `--help` text. */
@@ -165,44 +171,83 @@ export async function sweepMain(
     io.log(`sweep: wrote ${path}; submit it with: kubectl apply -f ${path}`);
     return 0;
   }
-  return await submitSlurm(plan, launch, v.dry_run, io);
+  return await submitSlurm(plan, launch, { dryRun: v.dry_run, wait: v.wait }, io);
 }
 
-/** Writes the two Slurm scripts and submits them (the analysis after the array, afterok). */
+/**
+ * Writes the two Slurm scripts and submits them: the array (`sbatch --parsable`, with `--wait`
+ * when asked), then the analysis with `--dependency=afterok:<array>`. Waiting, a failed task
+ * (sbatch's non-zero exit) cancels the analysis job (`scancel`: its dependency can never be met)
+ * and returns 1.
+ */
 async function submitSlurm(
   plan: SweepPlan,
   launch: Launch,
-  dryRun: boolean,
+  options: { dryRun: boolean; wait: boolean },
   io: { log: (line: string) => void; out: (line: string) => void },
 ): Promise<number> {
   await Deno.mkdir(join(plan.dir, "slurm"), { recursive: true });
   const array = join(plan.dir, "array.sbatch"), analysis = join(plan.dir, "analysis.sbatch");
   await atomicWriteFile(array, renderSbatch(plan, launch));
   await atomicWriteFile(analysis, renderAnalysisSbatch(plan, launch));
-  if (dryRun) {
+  if (options.dryRun) {
     io.log(`sweep: wrote ${array} and ${analysis} (--dry_run: nothing submitted)`);
     return 0;
   }
-  const sbatch = async (args: string[]) => {
-    let out;
+  const start = (command: string, args: string[]) => {
     try {
-      out = await new Deno.Command("sbatch", { args, stdout: "piped", stderr: "piped" }).output();
+      return new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).spawn();
     } catch (e) {
       throw new InputError(
-        `sbatch: cannot run it (${(e as Error).message}); is Slurm's client installed?`,
+        `${command}: cannot run it (${(e as Error).message}); is Slurm's client installed?`,
       );
     }
-    const text = new TextDecoder().decode(out.stdout).trim();
-    if (out.code !== 0) {
-      throw new InputError(
-        `sbatch ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`,
-      );
-    }
-    return text.split(";")[0]; // --parsable: "jobid[;cluster]"
   };
-  const arrayJob = await sbatch(["--parsable", array]);
-  const analysisJob = await sbatch(["--parsable", `--dependency=afterok:${arrayJob}`, analysis]);
+  // The array: its job id is the first line sbatch prints (at once, also with --wait).
+  const arrayProcess = start("sbatch", ["--parsable", ...(options.wait ? ["--wait"] : []), array]);
+  const reader = arrayProcess.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let printed = "";
+  while (!printed.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    printed += value;
+  }
+  const arrayJob = printed.trim().split(/[;\n]/)[0];
+  if (!/^[0-9]+$/.test(arrayJob)) {
+    const { stderr } = await arrayProcess.output().catch(() => ({ stderr: new Uint8Array() }));
+    throw new InputError(`sbatch ${array}: ${new TextDecoder().decode(stderr).trim() || printed}`);
+  }
+  const dependent = await start("sbatch", [
+    "--parsable",
+    `--dependency=afterok:${arrayJob}`,
+    analysis,
+  ]).output();
+  if (dependent.code !== 0) {
+    throw new InputError(
+      `sbatch ${analysis}: ${new TextDecoder().decode(dependent.stderr).trim()}`,
+    );
+  }
+  const analysisJob = new TextDecoder().decode(dependent.stdout).trim().split(";")[0];
   io.log(`sweep: submitted the array as job ${arrayJob} and the analysis as job ${analysisJob}`);
   io.out(JSON.stringify({ arrayJob, analysisJob }));
-  return 0;
+  if (!options.wait) {
+    reader.releaseLock();
+    await arrayProcess.stdout.cancel().catch(() => {});
+    await arrayProcess.status;
+    return 0;
+  }
+  while (!(await reader.read()).done) { /* drain */ }
+  const { code } = await arrayProcess.status;
+  if (code === 0) {
+    io.log(
+      `sweep: every task of job ${arrayJob} succeeded; the analysis (job ${analysisJob}) follows`,
+    );
+    return 0;
+  }
+  await start("scancel", [analysisJob]).output();
+  io.log(
+    `sweep: a task of job ${arrayJob} failed (sbatch --wait exited ${code}); the analysis job ` +
+      `${analysisJob} is cancelled; \`deno task sweep status --sweep ${plan.dir}\` shows which`,
+  );
+  return 1;
 }

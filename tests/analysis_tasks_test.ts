@@ -433,6 +433,17 @@ Deno.test("analysis tasks: bad input is one line, exit code 2, and nothing writt
     "--backend",
   );
   await refused("nc", ["--uid", "tiny-seed1", "--storage", storage, "--frobnicate"], "frobnicate");
+  // Library files that do not load: errors naming the flag (nothing measured).
+  await refused(
+    "nc",
+    ["--uid", "tiny-seed1", "--storage", storage, "--dnnl_library", "/nowhere/libdnnl.so.2"],
+    "--dnnl_library: /nowhere/libdnnl.so.2: cannot load it",
+  );
+  await refused(
+    "nc",
+    ["--uid", "tiny-seed1", "--storage", storage, "--blas_library", "/nowhere/libopenblas.so.0"],
+    "--blas_library: /nowhere/libopenblas.so.0: cannot load it",
+  );
   // A missing split: the UFM has no test split.
   const ufm = await task("train:implicit", [
     "--model",

@@ -188,3 +188,66 @@ Deno.test("sweep engines: the Slurm scripts and the Kubernetes Indexed Job equal
   assert(typeof container.image === "string" && typeof container.name === "string");
   assertEquals((container.command as string[]).at(-1), "--index-from-env");
 });
+
+Deno.test("sweep command line: subcommands, their flags, and the files each engine writes", async () => {
+  const { sweepMain } = await import("../sweep/cli.ts");
+  const storage = await Deno.makeTempDir();
+  const out: string[] = [], log: string[] = [];
+  const io = { out: (l: string) => void out.push(l), log: (l: string) => void log.push(l) };
+  const rejects = async (args: string[], text: string) => {
+    try {
+      await sweepMain(args, io);
+    } catch (e) {
+      assert((e as Error).message.includes(text), `${(e as Error).message} lacks "${text}"`);
+      return;
+    }
+    throw new Error(`sweep ${args.join(" ")}: expected an error with "${text}"`);
+  };
+  try {
+    const file = join(storage, "s.json");
+    await Deno.writeTextFile(file, sweepText());
+    await rejects(["launch"], 'command: got "launch", allowed: plan, run, status, submit');
+    await rejects(["status", "--file", file], "--file: not a flag of sweep status");
+    await rejects(["run", "--sweep", join(storage, "t")], "no manifest");
+    await rejects(["submit", "--file", join(storage, "none.json")], "cannot read it");
+    await rejects(["submit", "--file", file, "--storage", storage, "--engine", "k8s"], "--image");
+    assertEquals(
+      await sweepMain(
+        ["submit", "--file", file, "--storage", storage, "--engine", "slurm", "--dry_run"],
+        io,
+      ),
+      0,
+    );
+    const dir = join(storage, "t");
+    assert((await Deno.readTextFile(join(dir, "array.sbatch"))).includes("--array=0-7\n"));
+    assert((await Deno.readTextFile(join(dir, "analysis.sbatch"))).includes("task plot"));
+    assertEquals(
+      await sweepMain([
+        "submit",
+        "--file",
+        file,
+        "--storage",
+        storage,
+        "--engine",
+        "k8s",
+        "--image",
+        "img:1",
+        "--claim",
+        "runs",
+      ], io),
+      0,
+    );
+    const job = JSON.parse(await Deno.readTextFile(join(dir, "indexed-job.json")));
+    assertEquals([job.spec.completions, job.spec.parallelism], [8, 8]);
+    await rejects(["run", "--sweep", dir], "give --index N or --index-from-env");
+    // status before any task: every run missing, exit code 1.
+    out.length = 0;
+    assertEquals(await sweepMain(["status", "--sweep", dir], io), 1);
+    assertEquals(
+      out[0].split("\n")[0],
+      "8 runs: 0 done, 0 running, 0 failed, 0 partial, 8 missing",
+    );
+  } finally {
+    await Deno.remove(storage, { recursive: true });
+  }
+});

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
 import { denoTask } from "./support/deno_task.ts";
 import { FLAGS } from "../train/config.ts";
+import { nativeSgemm } from "../nets/backend/native_kernels.ts";
+import { loadDnnl } from "../nets/backend/onednn.ts";
 import { encodeCifarMeta, encodeCifarPickle } from "../data/fixtures.ts";
 
 const storage = await Deno.makeTempDir({ prefix: "nc-tasks-test-" });
@@ -300,9 +302,35 @@ const RUNS: { task: string; args: string[]; uid: string }[] = [
   },
 ];
 
+// The library flags name the files this machine has (where it has them): the quick run resumed
+// on native, one more epoch.
+const LIBRARIES = { blas: nativeSgemm()?.library, dnnl: loadDnnl().dnnl?.library };
+if (LIBRARIES.blas !== undefined && LIBRARIES.dnnl !== undefined) {
+  RUNS.push({
+    task: "train:implicit",
+    uid: "quick",
+    args: [
+      "--resume",
+      "--epochs",
+      "3",
+      "--backend",
+      "native",
+      "--blas_library",
+      LIBRARIES.blas,
+      "--dnnl_library",
+      LIBRARIES.dnnl,
+    ],
+  });
+}
+
 Deno.test("tasks: every training flag is used at least once below", () => {
   const used = new Set(RUNS.flatMap((r) => r.args).filter((a) => a.startsWith("--")));
   used.add("--storage").add("--uid").add("--force"); // passed to every run by the test
+  if (LIBRARIES.blas === undefined || LIBRARIES.dnnl === undefined) {
+    // Without OpenBLAS and oneDNN these two cannot name a file (tests/native_backend_test.ts
+    // checks their errors).
+    used.add("--blas_library").add("--dnnl_library");
+  }
   const missing = FLAGS.map((f) => `--${f.flag}`).filter((f) => !used.has(f));
   assertEquals(missing, []);
 });
