@@ -20,10 +20,9 @@ import { type Flag, flagHelp, parseFlags } from "../core/cli.ts";
 import { InputError, InvalidArgumentError } from "../core/errors.ts";
 import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
-import { checkFlagsApply, parseTrainArgs, type TrainConfig } from "../train/config.ts";
-import { checkRunConfig, resumedConfig } from "../train/open_run.ts";
 import { formatDuration } from "../train/progress.ts";
-import { storedConfig, trainingState } from "../train/run_state.ts";
+import { trainingState } from "../train/run_state.ts";
+import { planRuns } from "../sweep/plan.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -185,47 +184,32 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
     ...(v.blas_library !== null ? ["--blas_library", v.blas_library] : []),
     ...(v.dnnl_library !== null ? ["--dnnl_library", v.dnnl_library] : []),
   ];
-  const trainFlags = ["--dataset", dataset, "--model", model, ...dataFlags, ...forwarded];
-  const runs: PaperRun[] = [];
-  const epochs = new Map<string, number>();
-  for (const method of methods) {
-    for (const seed of seeds) {
-      const uid = `${dataset}-${model}-${method}-seed${seed}`;
-      const args = [...trainFlags, "--seed", String(seed), "--storage", storage, "--uid", uid];
-      // Validates every training flag for this method (throws naming the flag), as the
-      // training task would before writing anything; an existing run must be the same run.
-      const parsed = parseTrainArgs(args, method as TrainConfig["method"]);
-      if (parsed === "help") throw new InvalidArgumentError("--help", "not a training flag here");
-      checkFlagsApply(parsed);
-      checkRunConfig(parsed.config);
-      const stored = storedConfig(join(storage, uid));
-      if (stored !== null) {
-        try {
-          resumedConfig(stored, { ...parsed, flags: new Set([...parsed.flags, ...parsed.preset]) });
-        } catch (e) {
-          if (!(e instanceof InvalidArgumentError)) throw e;
-          throw new InvalidArgumentError(
-            e.argument,
-            `${join(storage, uid)} exists and differs: ${e.message.slice(e.argument.length + 2)} ` +
-              "(use another --storage for another experiment)",
-          );
-        }
-      }
-      epochs.set(uid, parsed.config.epochs);
-      runs.push({
-        uid,
-        method,
-        seed,
-        epochs: parsed.config.epochs,
-        runDir: join(storage, uid),
-        train: ["deno", "task", `train:${method}`, ...args],
-        analysis: [
-          ["deno", "task", "nc", "--storage", storage, "--uid", uid, ...dataFlags],
-          ["deno", "task", "etf-distance", "--storage", storage, "--uid", uid],
-        ],
-      });
-    }
-  }
+  // The sweep's planner (sweep/plan.ts), with the paper's layout: runs named
+  // <dataset>-<model>-<method>-seed<seed> directly under --storage.
+  const runs: PaperRun[] = planRuns({
+    datasets: [dataset],
+    models: [model],
+    methods,
+    seeds,
+    runsRoot: storage,
+    name: (d, m, method, seed) => `${d}-${m}-${method}-seed${seed}`,
+    trainArgs: () => [...dataFlags, ...forwarded],
+    analysisArgs: () => dataFlags,
+    existing: (runDir, e) =>
+      new InvalidArgumentError(
+        e.argument,
+        `${runDir} exists and differs: ${e.message.slice(e.argument.length + 2)} ` +
+          "(use another --storage for another experiment)",
+      ),
+  }).map((r) => ({
+    uid: r.id,
+    method: r.method,
+    seed: r.seed,
+    epochs: r.epochs,
+    runDir: r.runDir,
+    train: r.train,
+    analysis: r.analysis,
+  }));
   const seedStats = methods.map((method) => [
     "deno",
     "task",

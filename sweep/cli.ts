@@ -1,8 +1,10 @@
 /**
- * `deno task sweep plan|run|status|submit`: the command line of the sweeps (see `./plan.ts`,
+ * `deno task sweep plan|prepare|run|status|submit`: the command line of the sweeps (see `./plan.ts`,
  * `./run_index.ts`, `./status.ts`, `./engines.ts`, `./local_engine.ts`).
  *
  * - `plan --file F [--storage S]`: writes `<S>/<name>/manifest.jsonl` (and `sweep.json`).
+ * - `prepare --file F [--storage S]`: plans, then reads every dataset once (downloading what is
+ *   missing: `./prepare.ts`); `submit` does this first too.
  * - `run --sweep DIR --index N` or `--index-from-env` (`SLURM_ARRAY_TASK_ID`,
  *   `JOB_COMPLETION_INDEX`): runs one manifest line, idempotently.
  * - `status --sweep DIR [--json]`: done, running, failed (with its last log line), partial,
@@ -26,6 +28,7 @@ import { readManifest, runIndex, taskIndex } from "./run_index.ts";
 import { formatStatus, sweepStatus } from "./status.ts";
 import { type Launch, renderAnalysisSbatch, renderIndexedJob, renderSbatch } from "./engines.ts";
 import { runLocal } from "./local_engine.ts";
+import { prepareData } from "./prepare.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -83,6 +86,7 @@ const FLAGS = {
 /** Which flags each subcommand takes. */
 const USES: Record<string, (keyof typeof FLAGS)[]> = {
   plan: ["file", "storage"],
+  prepare: ["file", "storage"],
   run: ["sweep", "index", "index-from-env"],
   status: ["sweep", "json"],
   submit: ["file", "storage", "engine", "jobs", "dry_run", "wait", "deno", "image", "claim"],
@@ -90,7 +94,7 @@ const USES: Record<string, (keyof typeof FLAGS)[]> = {
 
 /** The `--help` text. */
 export const SWEEP_HELP: string = flagHelp(
-  "deno task sweep plan|run|status|submit [flags]",
+  "deno task sweep plan|prepare|run|status|submit [flags]",
   FLAGS,
 );
 
@@ -154,6 +158,9 @@ export async function sweepMain(
   const manifest = await writeManifest(plan);
   io.log(`sweep: ${plan.runs.length} runs planned → ${manifest}`);
   if (command === "plan") return 0;
+  // The datasets, once, before any task starts (not with --dry_run: nothing starts).
+  if (!(v.engine === "slurm" && v.dry_run)) await prepareData(plan, io);
+  if (command === "prepare") return 0;
   const launch: Launch = { deno: v.deno ?? Deno.execPath(), root: ROOT };
   if (v.engine === "local") {
     return await runLocal(plan, {

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { Job } from "npm:kubernetes-types@1.30.0/batch/v1";
 import type { SweepPlan } from "./plan.ts";
 
 /**
@@ -136,7 +137,8 @@ export function renderAnalysisSbatch(plan: SweepPlan, launch: Launch): string {
 /**
  * The Kubernetes Indexed Job of a plan, as a JSON manifest for `kubectl apply -f`: `image` runs
  * the toolkit (Deno and this repository at `launch.root`), `claim` is the PersistentVolumeClaim
- * mounted at the storage's path on every pod.
+ * mounted at the storage's path on every pod. Typed as the Kubernetes 1.30 API's `batch/v1` Job
+ * (`npm:kubernetes-types`, types only): `deno check` refuses a misspelt or mistyped field.
  *
  * @example
  * ```ts
@@ -147,7 +149,7 @@ export function renderIndexedJob(
   plan: SweepPlan,
   launch: Launch,
   options: { image: string; claim: string },
-): Record<string, unknown> {
+): Job {
   const r = plan.sweep.resources;
   const resources = {
     cpu: String(r.cpus),

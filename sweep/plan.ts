@@ -119,19 +119,79 @@ export function runId(
 export function planSweep(sweep: SweepFile, options: { storage: string }): SweepPlan {
   const storage = resolve(expandHome(options.storage));
   const dir = join(storage, sweep.name);
-  const runsRoot = join(dir, "runs");
-  const user = flagArgs(sweep.flags);
+  // --data_dir is for datasets read from files: synthetic runs go without it.
+  const { data_dir: dataDir, ...withoutDataDir } = sweep.flags;
   const backend = String(sweep.flags.backend ?? "auto");
   const threads = sweep.flags.threads === undefined && backend !== "webgpu" && backend !== "cpu"
     ? ["--threads", String(sweep.resources.cpus)]
     : [];
+  const runs = planRuns({
+    ...sweep,
+    runsRoot: join(dir, "runs"),
+    name: (dataset, model, method, seed) => runId(dataset, model, method, seed, sweep.flags),
+    trainArgs: (dataset) => [
+      ...flagArgs(dataset === "synthetic" ? withoutDataDir : sweep.flags),
+      ...threads,
+    ],
+    analysisArgs: (dataset) => [
+      ...(dataDir !== undefined && dataset !== "synthetic" ? ["--data_dir", String(dataDir)] : []),
+      ...(sweep.flags.backend !== undefined ? ["--backend", backend] : []),
+      ...threads,
+    ],
+  });
+  return { dir, storage, sweep, runs };
+}
+
+/**
+ * What {@link planRuns} expands: the axes, where the runs go, how they are named, and the flags
+ * of each dataset's training and `nc` commands.
+ *
+ * @example
+ * ```ts
+ * const axes: RunAxes = { datasets: ["synthetic"], models: ["ufm"], methods: ["standard"],
+ *   seeds: [1], runsRoot: "/tmp/runs", name: (d, m, x, s) => `${d}-${m}-${x}-seed${s}`,
+ *   trainArgs: () => ["--epochs", "5"], analysisArgs: () => [] };
+ * ```
+ */
+export type RunAxes = {
+  datasets: readonly string[];
+  models: readonly string[];
+  methods: readonly string[];
+  seeds: readonly number[];
+  /** The training task's `--storage`: each run's directory is `<runsRoot>/<name>`. */
+  runsRoot: string;
+  name: (dataset: string, model: string, method: string, seed: number) => string;
+  /** The training flags of a dataset's runs (after `--dataset`, `--model`, `--seed`). */
+  trainArgs: (dataset: string) => string[];
+  /** The flags `nc` takes for a dataset's runs (data, backend, threads, libraries). */
+  analysisArgs: (dataset: string) => string[];
+  /** Rewrites the error for a run directory that holds another run (`deno task paper`'s words). */
+  existing?: (runDir: string, e: InvalidArgumentError) => InvalidArgumentError;
+};
+
+/**
+ * The runs of the axes in the planner's order (datasets, models, methods, seeds; the last
+ * fastest), each validated as the training task validates it (an error names the flag and the
+ * run); a run directory that exists must hold the same run. `deno task sweep` and `deno task
+ * paper` both plan with it.
+ *
+ * @example
+ * ```ts
+ * const runs = planRuns({ datasets: ["synthetic"], models: ["ufm"], methods: ["standard"],
+ *   seeds: [1, 2], runsRoot: "/tmp/runs", name: (d, m, x, s) => `${d}-${m}-${x}-seed${s}`,
+ *   trainArgs: () => ["--epochs", "5"], analysisArgs: () => [] });
+ * runs[1].id; // "synthetic-ufm-standard-seed2"
+ * ```
+ */
+export function planRuns(axes: RunAxes): SweepRun[] {
   const runs: SweepRun[] = [];
-  for (const dataset of sweep.datasets) {
-    for (const model of sweep.models) {
-      for (const method of sweep.methods) {
-        for (const seed of sweep.seeds) {
-          const id = runId(dataset, model, method, seed, sweep.flags);
-          const runDir = join(runsRoot, id);
+  const root = axes.runsRoot;
+  for (const dataset of axes.datasets) {
+    for (const model of axes.models) {
+      for (const method of axes.methods) {
+        for (const seed of axes.seeds) {
+          const id = axes.name(dataset, model, method, seed);
+          const runDir = join(root, id);
           const args = [
             "--dataset",
             dataset,
@@ -139,21 +199,13 @@ export function planSweep(sweep: SweepFile, options: { storage: string }): Sweep
             model,
             "--seed",
             String(seed),
-            ...user,
-            ...threads,
+            ...axes.trainArgs(dataset),
             "--storage",
-            runsRoot,
+            root,
             "--uid",
             id,
           ];
-          const config = validated(args, method, runDir, id);
-          const analysisFlags = [
-            ...(sweep.flags.data_dir !== undefined
-              ? ["--data_dir", String(sweep.flags.data_dir)]
-              : []),
-            ...(sweep.flags.backend !== undefined ? ["--backend", backend] : []),
-            ...threads,
-          ];
+          const config = validated(args, method, runDir, id, axes.existing);
           runs.push({
             index: runs.length,
             id,
@@ -165,30 +217,45 @@ export function planSweep(sweep: SweepFile, options: { storage: string }): Sweep
             runDir,
             train: ["deno", "task", `train:${method}`, ...args],
             analysis: [
-              ["deno", "task", "nc", "--storage", runsRoot, "--uid", id, ...analysisFlags],
-              ["deno", "task", "etf-distance", "--storage", runsRoot, "--uid", id],
+              ["deno", "task", "nc", "--storage", root, "--uid", id, ...axes.analysisArgs(dataset)],
+              ["deno", "task", "etf-distance", "--storage", root, "--uid", id],
             ],
           });
         }
       }
     }
   }
-  return { dir, storage, sweep, runs };
+  return runs;
 }
 
 /** The run's configuration, as the training task would accept it (errors name flag and run). */
-function validated(args: string[], method: string, runDir: string, id: string): TrainConfig {
+function validated(
+  args: string[],
+  method: string,
+  runDir: string,
+  id: string,
+  existing?: RunAxes["existing"],
+): TrainConfig {
+  let parsed;
   try {
-    const parsed = parseTrainArgs(args, method as TrainConfig["method"]);
+    parsed = parseTrainArgs(args, method as TrainConfig["method"]);
     if (parsed === "help") throw new InvalidArgumentError("--help", "not a training flag here");
     checkFlagsApply(parsed);
     checkRunConfig(parsed.config);
-    const stored = storedConfig(runDir);
-    if (stored !== null) {
-      resumedConfig(stored, { ...parsed, flags: new Set([...parsed.flags, ...parsed.preset]) });
-    }
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    throw new InvalidArgumentError(
+      e.argument,
+      `run ${id}: ${e.message.slice(e.argument.length + 2)}`,
+    );
+  }
+  const stored = storedConfig(runDir);
+  if (stored === null) return parsed.config;
+  try {
+    resumedConfig(stored, { ...parsed, flags: new Set([...parsed.flags, ...parsed.preset]) });
     return parsed.config;
   } catch (e) {
+    if (e instanceof InvalidArgumentError && existing !== undefined) throw existing(runDir, e);
     if (!(e instanceof InvalidArgumentError)) throw e;
     throw new InvalidArgumentError(
       e.argument,

@@ -3,8 +3,9 @@
  * seeds, the last fastest), ids stable across re-plans and storages and new when a flag changes,
  * every run's flags validated as training validates them, a run directory holding another run
  * refused, sweep-file errors that name the field; the rendered Slurm scripts and Kubernetes
- * Indexed Job against golden files (tests/fixtures/sweep/), and the Job's required fields checked
- * against the batch/v1 Job schema's rules written out here.
+ * Indexed Job against golden files (tests/fixtures/sweep/), the Job typed as the Kubernetes API's
+ * batch/v1 Job (sweep/engines.ts: a misspelt field fails `deno check`) and its values checked
+ * against the rules kubectl validates; the command line's subcommands and flags.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
@@ -175,18 +176,24 @@ Deno.test("sweep engines: the Slurm scripts and the Kubernetes Indexed Job equal
     claim: "nc-runs",
   });
   assertEquals(JSON.stringify(job, null, 2) + "\n", await fixture("indexed-job.json"));
-  // batch/v1 Job's rules for an Indexed Job (the fields kubectl's validation requires).
-  const spec = job.spec as Record<string, unknown>;
+  // batch/v1 Job's rules for an Indexed Job (beyond its type, which `deno check` holds to the
+  // Kubernetes 1.30 API's): the values kubectl's validation requires.
+  const spec = job.spec!;
   assertEquals([job.apiVersion, job.kind], ["batch/v1", "Job"]);
-  assert(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test((job.metadata as { name: string }).name));
+  assert(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(job.metadata!.name!));
   assertEquals(spec.completionMode, "Indexed");
   assertEquals(spec.completions, plan.runs.length);
-  assert((spec.parallelism as number) >= 1 && (spec.parallelism as number) <= plan.runs.length);
-  const pod = (spec.template as { spec: Record<string, unknown> }).spec;
-  assert(["Never", "OnFailure"].includes(pod.restartPolicy as string));
-  const [container] = pod.containers as Record<string, unknown>[];
+  assert(spec.parallelism! >= 1 && spec.parallelism! <= plan.runs.length);
+  const pod = spec.template.spec!;
+  assert(["Never", "OnFailure"].includes(pod.restartPolicy!));
+  const [container] = pod.containers;
   assert(typeof container.image === "string" && typeof container.name === "string");
-  assertEquals((container.command as string[]).at(-1), "--index-from-env");
+  assertEquals(
+    container.volumeMounts![0].name,
+    pod.volumes![0].name,
+    "the storage volume is mounted",
+  );
+  assertEquals(container.command!.at(-1), "--index-from-env");
 });
 
 Deno.test("sweep command line: subcommands, their flags, and the files each engine writes", async () => {
@@ -206,7 +213,7 @@ Deno.test("sweep command line: subcommands, their flags, and the files each engi
   try {
     const file = join(storage, "s.json");
     await Deno.writeTextFile(file, sweepText());
-    await rejects(["launch"], 'command: got "launch", allowed: plan, run, status, submit');
+    await rejects(["launch"], 'command: got "launch", allowed: plan, prepare, run, status, submit');
     await rejects(["status", "--file", file], "--file: not a flag of sweep status");
     await rejects(["run", "--sweep", join(storage, "t")], "no manifest");
     await rejects(["submit", "--file", join(storage, "none.json")], "cannot read it");
@@ -247,6 +254,58 @@ Deno.test("sweep command line: subcommands, their flags, and the files each engi
       out[0].split("\n")[0],
       "8 runs: 0 done, 0 running, 0 failed, 0 partial, 8 missing",
     );
+  } finally {
+    await Deno.remove(storage, { recursive: true });
+  }
+});
+
+Deno.test("sweep prepare: every dataset read once before any task, synthetic data skipped", async () => {
+  const { sweepMain } = await import("../sweep/cli.ts");
+  const { encodeCifarMeta, encodeCifarPickle } = await import("../data/fixtures.ts");
+  const storage = await Deno.makeTempDir();
+  try {
+    // A CIFAR-10 layout of 5 × 20 training and 10 test images under the data directory.
+    const py = join(storage, "data", "cifar-10-batches-py");
+    await Deno.mkdir(py, { recursive: true });
+    const labels = Array.from({ length: 20 }, (_, i) => i % 10);
+    for (let b = 1; b <= 5; b++) {
+      await Deno.writeFile(
+        join(py, `data_batch_${b}`),
+        encodeCifarPickle(new Uint8Array(20 * 3072), labels),
+      );
+    }
+    await Deno.writeFile(
+      join(py, "test_batch"),
+      encodeCifarPickle(new Uint8Array(10 * 3072), [...Array(10).keys()]),
+    );
+    await Deno.writeFile(join(py, "batches.meta"), encodeCifarMeta("abcdefghij".split("")));
+    const file = join(storage, "s.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        name: "c",
+        datasets: ["cifar10"],
+        models: ["resnet18"],
+        methods: ["standard", "fixed"],
+        seeds: [1, 2],
+        flags: { epochs: 1, resnet_width: 4, data_dir: join(storage, "data") },
+      }),
+    );
+    const log: string[] = [];
+    const io = { out: () => {}, log: (l: string) => void log.push(l) };
+    assertEquals(await sweepMain(["prepare", "--file", file, "--storage", storage], io), 0);
+    const prepared = log.filter((l) => l.startsWith("sweep: prepared"));
+    assertEquals(prepared, [
+      `sweep: prepared cifar10 in ${join(storage, "data")}: 100 training and 10 test samples`,
+    ]);
+    // Synthetic data is regenerated by each run; a data directory is not passed to it.
+    const synthetic = join(storage, "u.json");
+    await Deno.writeTextFile(synthetic, sweepText({ flags: { epochs: 1, data_dir: "/x" } }));
+    log.length = 0;
+    assertEquals(await sweepMain(["prepare", "--file", synthetic, "--storage", storage], io), 0);
+    assertEquals(log.at(-1), "sweep: no dataset to prepare (synthetic data only)");
+    const runs = await readManifest(join(storage, "t"));
+    assert(runs.every((r) => !r.train.includes("--data_dir")));
   } finally {
     await Deno.remove(storage, { recursive: true });
   }
