@@ -27,17 +27,22 @@ import { planSweep, type SweepPlan, writeManifest } from "./plan.ts";
 import { readManifest, runIndex, taskIndex } from "./run_index.ts";
 import { formatStatus, sweepStatus } from "./status.ts";
 import { type Launch, renderAnalysisSbatch, renderIndexedJob, renderSbatch } from "./engines.ts";
-import { runLocal } from "./local_engine.ts";
+import { analyse, runLocal } from "./local_engine.ts";
 import { prepareData } from "./prepare.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 const FLAGS = {
-  file: { kind: "string", default: null, help: "the sweep file (JSON; plan, submit)" },
+  file: {
+    kind: "string",
+    default: null,
+    help: "the sweep file (JSON; plan, prepare, submit, analyse)",
+  },
   storage: {
     kind: "string",
     default: "runs",
-    help: "storage every node sees: <storage>/<name>/ holds the sweep (plan, submit)",
+    help:
+      "storage every node sees: <storage>/<name>/ holds the sweep (plan, prepare, submit, analyse)",
   },
   sweep: { kind: "string", default: null, help: "the sweep's directory (run, status)" },
   index: { kind: "int", default: null, min: 0, help: "the manifest line to run (run)" },
@@ -87,6 +92,7 @@ const FLAGS = {
 const USES: Record<string, (keyof typeof FLAGS)[]> = {
   plan: ["file", "storage"],
   prepare: ["file", "storage"],
+  analyse: ["file", "storage"],
   run: ["sweep", "index", "index-from-env"],
   status: ["sweep", "json"],
   submit: ["file", "storage", "engine", "jobs", "dry_run", "wait", "deno", "image", "claim"],
@@ -94,7 +100,7 @@ const USES: Record<string, (keyof typeof FLAGS)[]> = {
 
 /** The `--help` text. */
 export const SWEEP_HELP: string = flagHelp(
-  "deno task sweep plan|prepare|run|status|submit [flags]",
+  "deno task sweep plan|prepare|run|status|submit|analyse [flags]",
   FLAGS,
 );
 
@@ -132,6 +138,7 @@ export async function sweepMain(
     }
   }
   const v = parsed.values;
+  if (command === "submit") checkEngineFlags(v.engine!, parsed.given);
   const need = (name: keyof typeof FLAGS, value: string | null): string => {
     if (value === null) throw new InvalidArgumentError(`--${name}`, `sweep ${command} needs it`);
     return value;
@@ -147,6 +154,10 @@ export async function sweepMain(
     else io.out(formatStatus(states));
     return states.every((s) => s.status === "done") ? 0 : 1;
   }
+  if (v.engine === "k8s" && command === "submit") {
+    need("image", v.image);
+    need("claim", v.claim);
+  }
   const file = need("file", v.file);
   let text: string;
   try {
@@ -156,12 +167,18 @@ export async function sweepMain(
   }
   const plan = planSweep(parseSweepFile(text, file), { storage: v.storage! });
   const manifest = await writeManifest(plan);
-  io.log(`sweep: ${plan.runs.length} runs planned → ${manifest}`);
+  const n = plan.runs.length;
+  io.log(`sweep: ${n} run${n === 1 ? "" : "s"} planned → ${manifest}`);
   if (command === "plan") return 0;
+  if (command === "analyse") return await runAnalysis(plan, io.log);
   // The datasets, once, before any task starts (not with --dry_run: nothing starts).
   if (!(v.engine === "slurm" && v.dry_run)) await prepareData(plan, io);
   if (command === "prepare") return 0;
-  const launch: Launch = { deno: v.deno ?? Deno.execPath(), root: ROOT };
+  // A Slurm node usually sees this machine's files; a container has Deno on its PATH.
+  const launch: Launch = {
+    deno: v.deno ?? (v.engine === "k8s" ? "deno" : Deno.execPath()),
+    root: ROOT,
+  };
   if (v.engine === "local") {
     return await runLocal(plan, {
       jobs: v.jobs ?? plan.sweep.resources.parallel ?? 1,
@@ -179,6 +196,40 @@ export async function sweepMain(
     return 0;
   }
   return await submitSlurm(plan, launch, { dryRun: v.dry_run, wait: v.wait }, io);
+}
+
+/** The flags of one engine, refused with another (none is silently ignored). */
+const ENGINE_FLAGS: Record<string, (keyof typeof FLAGS)[]> = {
+  local: ["jobs"],
+  slurm: ["dry_run", "wait", "deno"],
+  k8s: ["deno", "image", "claim"],
+};
+
+function checkEngineFlags(engine: string, given: ReadonlySet<string>): void {
+  for (const flag of new Set(Object.values(ENGINE_FLAGS).flat())) {
+    if (given.has(flag) && !ENGINE_FLAGS[engine].includes(flag)) {
+      const owners = Object.keys(ENGINE_FLAGS).filter((e) => ENGINE_FLAGS[e].includes(flag));
+      throw new InvalidArgumentError(
+        `--${flag}`,
+        `applies to --engine ${owners.join(" or ")} only, not ${engine}`,
+      );
+    }
+  }
+}
+
+/** The sweep's analysis, here (after an engine that runs none: the Kubernetes Job). */
+async function runAnalysis(plan: SweepPlan, log: (line: string) => void): Promise<number> {
+  const states = await sweepStatus(plan.dir);
+  const notDone = states.filter((s) => s.status !== "done");
+  if (notDone.length > 0) {
+    throw new InputError(
+      `${plan.dir}: ${notDone.length} run(s) not done (e.g. ${notDone[0].id}: ` +
+        `${notDone[0].status}); the analysis needs every run: deno task sweep status`,
+    );
+  }
+  const code = await analyse(plan, log);
+  if (code === 0) log(`sweep: the analysis of ${plan.runs.length} runs is done`);
+  return code;
 }
 
 /**

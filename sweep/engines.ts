@@ -156,7 +156,9 @@ export function renderIndexedJob(
     memory: `${r.memory}i`,
     ...(r.gpus > 0 ? { "nvidia.com/gpu": String(r.gpus) } : {}),
   };
-  const name = plan.sweep.name.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 52);
+  // A DNS label: lower-case letters, digits and "-", starting and ending alphanumeric.
+  const name = plan.sweep.name.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 52)
+    .replace(/^-+|-+$/g, "") || "sweep";
   return {
     apiVersion: "batch/v1",
     kind: "Job",

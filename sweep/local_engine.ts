@@ -53,13 +53,32 @@ export async function runLocal(
     );
     return 1;
   }
-  for (const command of analysisCommands(plan)) {
+  if (await analyse(plan, options.log) !== 0) return 1;
+  options.log(`sweep: all ${plan.runs.length} tasks and the analysis done`);
+  return 0;
+}
+
+/**
+ * The sweep's analysis (`seed-stats` per dataset, model and method with two seeds or more; `plot`
+ * per dataset and model), here, its output in `<sweep>/logs/analysis.out`; 0, or 1 when a step
+ * failed. With a single seed there is nothing to compare: it says so.
+ *
+ * @example
+ * ```ts
+ * // await analyse(plan, console.error);
+ * ```
+ */
+export async function analyse(plan: SweepPlan, log: (line: string) => void): Promise<number> {
+  const commands = analysisCommands(plan);
+  if (commands.length === 0) {
+    log("sweep: one seed per run: no seed statistics or figures to make");
+  }
+  for (const command of commands) {
     const code = await runLogged(command, join(plan.dir, "logs", "analysis.out"));
     if (code !== 0) {
-      options.log(`sweep: ${command[1]} failed (exit code ${code}): ${plan.dir}/logs/analysis.out`);
+      log(`sweep: ${command[1]} failed (exit code ${code}): ${plan.dir}/logs/analysis.out`);
       return 1;
     }
   }
-  options.log(`sweep: all ${plan.runs.length} tasks and the analysis done`);
   return 0;
 }

@@ -72,9 +72,8 @@ export type SweepPlan = {
 
 /** The training flags of a run as command-line arguments (sorted by name: a canonical order). */
 function flagArgs(flags: SweepFile["flags"]): string[] {
-  return Object.keys(flags).sort().flatMap((k) =>
-    flags[k] === true ? [`--${k}`] : [`--${k}`, String(flags[k])]
-  );
+  // `--name=value`: a value that starts with "-" (a negative number) stays the flag's.
+  return Object.keys(flags).sort().map((k) => flags[k] === true ? `--${k}` : `--${k}=${flags[k]}`);
 }
 
 /**

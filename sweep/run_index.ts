@@ -49,7 +49,30 @@ export type TaskRecord = {
   exitCode: number | null;
   /** The step running, or the one that failed: train, nc, etf-distance. */
   step: string | null;
+  /** When that step started. */
+  stepStarted?: string;
 };
+
+/**
+ * This machine's name, as task records hold it: `os.hostname()`, or Linux's
+ * /proc/sys/kernel/hostname without `--allow-sys`.
+ *
+ * @example
+ * ```ts
+ * thisHost(); // "node-17"
+ * ```
+ */
+export function thisHost(): string {
+  try {
+    return hostname();
+  } catch {
+    try {
+      return Deno.readTextFileSync("/proc/sys/kernel/hostname").trim();
+    } catch {
+      return "unknown";
+    }
+  }
+}
 
 /**
  * The manifest's runs, in order; an {@link InputError} names the file and line when it cannot be
@@ -86,7 +109,8 @@ export async function readManifest(sweepDir: string): Promise<SweepRun[]> {
 
 /**
  * The task index: `--index N`, or with `fromEnv` the first of {@link INDEX_VARIABLES} that is
- * set; an {@link InvalidArgumentError} names what is missing or out of range.
+ * set (Slurm's before Kubernetes'; digits only); an {@link InvalidArgumentError} names what is
+ * missing, malformed or out of range.
  *
  * @example
  * ```ts
@@ -107,12 +131,21 @@ export function taskIndex(index: number | null, fromEnv: boolean, runs: number):
       );
     }
     source = found;
-    n = Number(Deno.env.get(found));
+    const raw = Deno.env.get(found)!;
+    if (!/^[0-9]+$/.test(raw)) {
+      throw new InvalidArgumentError(
+        "--index-from-env",
+        `${found} is ${JSON.stringify(raw)}, allowed: a task index 0 to ${runs - 1}`,
+      );
+    }
+    n = Number(raw);
   }
   if (!Number.isInteger(n) || n! < 0 || n! >= runs) {
     throw new InvalidArgumentError(
       fromEnv ? "--index-from-env" : "--index",
-      `${source} is ${n}, allowed: 0 to ${runs - 1} (the manifest's lines)`,
+      `${fromEnv ? `${source} is ${n}` : `got ${n}`}, allowed: 0 to ${
+        runs - 1
+      } (the manifest's lines)`,
     );
   }
   return n!;
@@ -140,7 +173,7 @@ export async function runIndex(
     index,
     id: run.id,
     state: "running",
-    host: hostname(),
+    host: thisHost(),
     pid: Deno.pid,
     started: new Date().toISOString(),
     finished: null,
@@ -166,11 +199,13 @@ export async function runIndex(
       ...carriedOn(run.train),
     ]]);
   }
-  io.log(`sweep: task ${index}: ${run.id} (training ${state === "done" ? "complete" : state})`);
+  const training = { done: "complete", partial: "partial: resumed", none: "not started" }[state];
+  io.log(`sweep: task ${index}: ${run.id} (training ${training})`);
   for (const a of run.analysis) steps.push([a[2], a]);
   const logPath = join(sweepDir, "logs", `${run.id}.log`);
   for (const [name, command] of steps) {
     record.step = name;
+    record.stepStarted = now();
     await save();
     const code = await runLogged(command.slice(1), logPath);
     if (code !== 0) {
@@ -202,10 +237,10 @@ const CARRIED_ON = [
   "--log_interval",
 ];
 
-/** The {@link CARRIED_ON} flags of a training command, with their values. */
+/** The {@link CARRIED_ON} flags of a training command, with their values (either form). */
 function carriedOn(command: string[]): string[] {
-  return CARRIED_ON.flatMap((flag) => {
-    const i = command.indexOf(flag);
-    return i < 0 ? [] : [flag, command[i + 1]];
+  return command.flatMap((a, i) => {
+    if (CARRIED_ON.includes(a)) return [a, command[i + 1]];
+    return CARRIED_ON.some((flag) => a.startsWith(`${flag}=`)) ? [a] : [];
   });
 }

@@ -4,7 +4,8 @@
  *
  * - `done`: its task finished (training complete, analysis written);
  * - `running`: its task is under way (the step, since when, on which host);
- * - `failed`: its task stopped with an exit code (the step, and the last line of its log);
+ * - `failed`: its task stopped with an exit code (the step, and the last line of its log), or its
+ *   record says running on this machine but its process is gone (killed, out of time, preempted);
  * - `partial`: no task record, but a run directory (trained elsewhere, or by hand);
  * - `missing`: neither.
  *
@@ -12,7 +13,7 @@
  */
 import { join } from "node:path";
 import { exists } from "../data/fs.ts";
-import { readManifest, type TaskRecord } from "./run_index.ts";
+import { readManifest, type TaskRecord, thisHost } from "./run_index.ts";
 
 /** A run's state. */
 export type RunStatus = "done" | "running" | "failed" | "partial" | "missing";
@@ -37,6 +38,7 @@ export type RunState = { index: number; id: string; status: RunStatus; detail: s
  */
 export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
   const runs = await readManifest(sweepDir);
+  const here = thisHost();
   return await Promise.all(runs.map(async (run): Promise<RunState> => {
     const base = { index: run.index, id: run.id };
     let record: TaskRecord | null = null;
@@ -47,10 +49,20 @@ export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
     }
     if (record?.state === "done") return { ...base, status: "done", detail: "" };
     if (record?.state === "running") {
+      const step = record.step ?? "starting";
+      if (record.host === here && !alive(record.pid)) {
+        const last = await lastLine(join(sweepDir, "logs", `${run.id}.log`));
+        return {
+          ...base,
+          status: "failed",
+          detail: `${step} stopped: its process ${record.pid} is gone (killed, out of time or ` +
+            `memory, preempted?)${last ? `: ${last}` : ""}`,
+        };
+      }
       return {
         ...base,
         status: "running",
-        detail: `${record.step ?? "starting"} since ${record.started} on ${record.host}`,
+        detail: `${step} since ${record.stepStarted ?? record.started} on ${record.host}`,
       };
     }
     if (record?.state === "failed") {
@@ -65,6 +77,17 @@ export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
       ? { ...base, status: "partial", detail: "a run directory, no task record" }
       : { ...base, status: "missing", detail: "" };
   }));
+}
+
+/** Whether process `pid` of this machine still runs (Linux's /proc; elsewhere assumed so). */
+function alive(pid: number): boolean {
+  if (Deno.build.os !== "linux") return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The last non-empty line of a text file (read from its last 8 KiB), or "". */

@@ -16,7 +16,8 @@
  * `name` (letters, digits, `.`, `_`, `-`) names the sweep's directory under the storage;
  * `datasets`, `models`, `methods`, `seeds` are the axes (each non-empty, no repeats); `flags` are
  * training flags given to every run (names without `--`; a value `true` is a bare flag, `false`
- * leaves it out), except those the sweep sets itself (`uid`, `seed`, `method`, `dataset`, `model`,
+ * leaves it out; every name and value is checked against the training flags), except those the
+ * sweep sets itself (`uid`, `seed`, `method`, `dataset`, `model`,
  * `storage`, `resume`, `resume_checkpoint`, `force`); `resources` is what each array task asks its
  * engine for (all optional: `cpus` default 2, `memory` default "8G", `time` default "1-00:00:00",
  * `gpus` default 0, `parallel` — at most that many tasks at once — default all).
@@ -24,6 +25,9 @@
  * @module
  */
 import { InputError } from "../core/errors.ts";
+import { DATASET_NAMES } from "../data/load.ts";
+import { BACKBONE_NAMES } from "../nets/models/names.ts";
+import { FLAGS } from "../train/config.ts";
 
 /** The methods a sweep may name. */
 export const SWEEP_METHODS = ["standard", "fixed", "implicit"] as const;
@@ -130,9 +134,9 @@ export function parseSweepFile(text: string, path: string): SweepFile {
     if (seen.size !== values.length) fail(field, "a value is given twice");
     return values;
   };
-  const word = (x: unknown) => typeof x === "string" && /^[a-z0-9_-]+$/.test(x);
-  const datasets = list("datasets", word, "dataset names") as string[];
-  const models = list("models", word, "model names") as string[];
+  const oneOf = (names: readonly string[]) => (x: unknown) => names.includes(x as string);
+  const datasets = list("datasets", oneOf(DATASET_NAMES), DATASET_NAMES.join(" | ")) as string[];
+  const models = list("models", oneOf(BACKBONE_NAMES), BACKBONE_NAMES.join(" | ")) as string[];
   const methods = list(
     "methods",
     (x) => (SWEEP_METHODS as readonly unknown[]).includes(x),
@@ -155,10 +159,21 @@ export function parseSweepFile(text: string, path: string): SweepFile {
       if ((SWEEP_RESERVED_FLAGS as readonly string[]).includes(k)) {
         fail(`flags.${k}`, "the sweep sets it for every run (its axes and storage)");
       }
-      if (v === false) continue;
-      if (v !== true && typeof v !== "string" && !(typeof v === "number" && Number.isFinite(v))) {
-        fail(`flags.${k}`, `got ${JSON.stringify(v)}, allowed: a string, a number, or true`);
+      const flag = FLAGS.find((f) => f.flag === k);
+      if (flag === undefined) {
+        fail(`flags.${k}`, "not a training flag (deno task train --help lists them)");
       }
+      if (flag!.kind === "bool") {
+        if (v !== true && v !== false) {
+          fail(`flags.${k}`, `got ${JSON.stringify(v)}, allowed: true or false`);
+        }
+      } else if (typeof v !== "string" && !(typeof v === "number" && Number.isFinite(v))) {
+        fail(
+          `flags.${k}`,
+          `got ${JSON.stringify(v)}, allowed: a ${flag!.kind === "string" ? "string" : "number"}`,
+        );
+      }
+      if (v === false) continue;
       flags[k] = v as string | number | true;
     }
   }

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { parseSweepFile } from "../sweep/sweep_file.ts";
 import { planSweep, runId, writeManifest } from "../sweep/plan.ts";
 import { renderAnalysisSbatch, renderIndexedJob, renderSbatch } from "../sweep/engines.ts";
-import { readManifest, taskIndex } from "../sweep/run_index.ts";
+import { readManifest, taskIndex, thisHost } from "../sweep/run_index.ts";
 import { parseTrainArgs } from "../train/config.ts";
+import { exists } from "../data/fs.ts";
 
 const FIXTURES = new URL("./fixtures/sweep/", import.meta.url);
 const fixture = (name: string) => Deno.readTextFile(new URL(name, FIXTURES));
@@ -80,9 +81,10 @@ Deno.test("sweep plan: the axes in order, the last fastest; ids stable and flag-
   // The training command carries the run's axes, its flags and its place.
   const train = plan.runs[2].train;
   assertEquals(train.slice(0, 3), ["deno", "task", "train:implicit"]);
-  for (const [flag, value] of [["--seed", "3"], ["--epochs", "5"], ["--uid", plan.runs[2].id]]) {
+  for (const [flag, value] of [["--seed", "3"], ["--uid", plan.runs[2].id]]) {
     assertEquals(train[train.indexOf(flag) + 1], value);
   }
+  assert(train.includes("--epochs=5"), "the sweep's flags as --name=value");
   assertEquals(train[train.indexOf("--threads") + 1], "2"); // resources.cpus by default
 });
 
@@ -96,6 +98,26 @@ Deno.test("sweep plan: bad sweep files and bad runs are errors naming the field 
   );
   throwsWith(() => parseSweepFile(sweepText({ seeds: [1, 1] }), "s.json"), "given twice");
   throwsWith(() => parseSweepFile(sweepText({ extra: 1 }), "s.json"), '"extra": unknown field');
+  throwsWith(
+    () => parseSweepFile(sweepText({ datasets: ["synthetc"] }), "s.json"),
+    '"datasets": got "synthetc", allowed: ',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ models: ["resnet19"] }), "s.json"),
+    '"models": got "resnet19"',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ flags: { epochz: 3 } }), "s.json"),
+    '"flags.epochz": not a training flag',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ flags: { epochs: true } }), "s.json"),
+    '"flags.epochs": got true, allowed: a number',
+  );
+  throwsWith(
+    () => parseSweepFile(sweepText({ flags: { bias: 1 } }), "s.json"),
+    '"flags.bias": got 1, allowed: true or false',
+  );
   throwsWith(
     () => parseSweepFile(sweepText({ flags: { seed: 4 } }), "s.json"),
     '"flags.seed": the sweep sets it',
@@ -113,9 +135,10 @@ Deno.test("sweep plan: bad sweep files and bad runs are errors naming the field 
     () => planSweep(parseSweepFile(sweepText({ flags: { epochs: 0 } }), "s"), { storage: "/a" }),
     "--epochs: run synthetic-ufm-standard-seed3-",
   );
+  // A negative value reaches training as the flag's value (--name=value), and training refuses it.
   throwsWith(
-    () => planSweep(parseSweepFile(sweepText({ flags: { widht: 3 } }), "s"), { storage: "/a" }),
-    "widht",
+    () => planSweep(parseSweepFile(sweepText({ flags: { lr: -0.1 } }), "s"), { storage: "/a" }),
+    "--lr: run synthetic-ufm-standard-seed3-",
   );
 });
 
@@ -132,13 +155,21 @@ Deno.test("sweep plan: the manifest is written atomically and read back; task in
       "sweep.json",
     ]);
     assertEquals(taskIndex(7, false, 8), 7);
-    throwsWith(() => taskIndex(8, false, 8), "--index: --index is 8, allowed: 0 to 7");
+    throwsWith(() => taskIndex(8, false, 8), "--index: got 8, allowed: 0 to 7");
     throwsWith(() => taskIndex(null, false, 8), "give --index N or --index-from-env");
     Deno.env.set("SLURM_ARRAY_TASK_ID", "5");
     try {
       assertEquals(taskIndex(null, true, 8), 5);
     } finally {
       Deno.env.delete("SLURM_ARRAY_TASK_ID");
+    }
+    for (const bad of ["", "0x2", "x"]) {
+      Deno.env.set("SLURM_ARRAY_TASK_ID", bad);
+      try {
+        throwsWith(() => taskIndex(null, true, 8), `SLURM_ARRAY_TASK_ID is ${JSON.stringify(bad)}`);
+      } finally {
+        Deno.env.delete("SLURM_ARRAY_TASK_ID");
+      }
     }
     Deno.env.set("JOB_COMPLETION_INDEX", "9");
     try {
@@ -213,11 +244,26 @@ Deno.test("sweep command line: subcommands, their flags, and the files each engi
   try {
     const file = join(storage, "s.json");
     await Deno.writeTextFile(file, sweepText());
-    await rejects(["launch"], 'command: got "launch", allowed: plan, prepare, run, status, submit');
+    await rejects(
+      ["launch"],
+      'command: got "launch", allowed: plan, prepare, analyse, run, status, submit',
+    );
     await rejects(["status", "--file", file], "--file: not a flag of sweep status");
     await rejects(["run", "--sweep", join(storage, "t")], "no manifest");
     await rejects(["submit", "--file", join(storage, "none.json")], "cannot read it");
-    await rejects(["submit", "--file", file, "--storage", storage, "--engine", "k8s"], "--image");
+    await rejects(
+      ["submit", "--file", file, "--storage", storage, "--dry_run"],
+      "--dry_run: applies to --engine slurm only, not local",
+    );
+    await rejects(
+      ["submit", "--file", file, "--storage", storage, "--engine", "slurm", "--jobs", "2"],
+      "--jobs: applies to --engine local only, not slurm",
+    );
+    await rejects(
+      ["submit", "--file", file, "--storage", storage, "--engine", "k8s", "--claim", "c"],
+      "--image: sweep submit needs it",
+    );
+    assert(!(await exists(join(storage, "t"))), "refused before anything is written");
     assertEquals(
       await sweepMain(
         ["submit", "--file", file, "--storage", storage, "--engine", "slurm", "--dry_run"],
@@ -253,6 +299,32 @@ Deno.test("sweep command line: subcommands, their flags, and the files each engi
     assertEquals(
       out[0].split("\n")[0],
       "8 runs: 0 done, 0 running, 0 failed, 0 partial, 8 missing",
+    );
+    await rejects(["analyse", "--file", file, "--storage", storage], "8 run(s) not done");
+    // A task recorded as running on this machine whose process is gone: failed, saying so.
+    await Deno.mkdir(join(dir, "tasks"), { recursive: true });
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const first = (await readManifest(dir))[0];
+    await Deno.writeTextFile(
+      join(dir, "tasks", "0.json"),
+      JSON.stringify({
+        index: 0,
+        id: first.id,
+        state: "running",
+        host: thisHost(),
+        pid: gone.pid,
+        started: "2026-12-07T00:00:00.000Z",
+        finished: null,
+        exitCode: null,
+        step: "train",
+      }),
+    );
+    out.length = 0;
+    assertEquals(await sweepMain(["status", "--sweep", dir], io), 1);
+    assert(
+      out[0].includes(`failed   ${first.id} — train stopped: its process ${gone.pid} is gone`),
+      out[0],
     );
   } finally {
     await Deno.remove(storage, { recursive: true });
