@@ -22,7 +22,7 @@ import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { formatDuration } from "../train/progress.ts";
 import { trainingState } from "../train/run_state.ts";
-import { planRuns } from "../sweep/plan.ts";
+import { planRuns, type SweepRun } from "../sweep/plan.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -71,17 +71,9 @@ export const PAPER_HELP: string = flagHelp(
  * };
  * ```
  */
-export type PaperRun = {
+export type PaperRun = Omit<SweepRun, "index" | "id" | "dataset" | "model"> & {
+  /** The run's name under `--storage` (`<dataset>-<model>-<method>-seed<seed>`). */
   uid: string;
-  method: string;
-  seed: number;
-  /** The planned epochs (a stored run with fewer is resumed and extended). */
-  epochs: number;
-  runDir: string;
-  /** The fresh training command (the pipeline resumes with `--resume` instead when the run exists). */
-  train: string[];
-  /** The per-run analysis commands, in order. */
-  analysis: string[][];
 };
 
 /**

@@ -11,19 +11,9 @@ import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { readManifest } from "../sweep/run_index.ts";
 import { exists } from "../data/fs.ts";
+import { denoTask } from "./support/deno_task.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function sweep(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "sweep", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sweep = (args: string[], env?: Record<string, string>) => denoTask("sweep", args, env);
 
 const lines = async (path: string) =>
   (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "").length;
@@ -117,15 +107,11 @@ Deno.test("sweep on the local engine: a failing cell, status, the fix, the analy
     assert(again.stderr.includes("(training complete)"), again.stderr);
     assertEquals(await lines(join(runs[0].runDir, "epochs.jsonl")), epochsBefore);
     // --index-from-env takes Slurm's variable.
-    const fromEnv = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "sweep", "run", "--sweep", dir, "--index-from-env"],
-      cwd: ROOT,
-      env: { SLURM_ARRAY_TASK_ID: "3" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const fromEnv = await sweep(["run", "--sweep", dir, "--index-from-env"], {
+      SLURM_ARRAY_TASK_ID: "3",
+    });
     assertEquals(fromEnv.code, 0);
-    assert(new TextDecoder().decode(fromEnv.stderr).includes(`task 3: ${runs[3].id}`));
+    assert(fromEnv.stderr.includes(`task 3: ${runs[3].id}`));
   } finally {
     await Deno.remove(storage, { recursive: true });
   }

@@ -15,6 +15,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { join } from "node:path";
 import { exists } from "../data/fs.ts";
 import { readManifest } from "../sweep/run_index.ts";
+import { denoTask } from "./support/deno_task.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -214,8 +215,7 @@ Deno.test({
           resources: { cpus: 1, memory: "400M", time: "00:10:00" },
         }),
       );
-      const sweep = (args: string[]) =>
-        output(Deno.execPath(), ["task", "-q", "sweep", ...args], cluster.env);
+      const sweep = (args: string[]) => denoTask("sweep", args, cluster.env);
       assertEquals((await sweep(["plan", "--file", file, "--storage", storage])).code, 0);
       const sweepDir = join(storage, "ufm");
       const runs = await readManifest(sweepDir);

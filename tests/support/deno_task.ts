@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * `deno task -q name ...args` in the repository's root.
+ * `deno task -q name ...args` in the repository's root (with `env` added to the environment).
  *
  * @example
  * ```ts
@@ -19,10 +19,12 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export async function denoTask(
   name: string,
   args: readonly string[],
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", name, ...args],
     cwd: ROOT,
+    ...(env !== undefined ? { env } : {}),
     stdout: "piped",
     stderr: "piped",
   }).output();
