@@ -42,6 +42,7 @@ import { BLAS_CANDIDATES } from "../../solver/blas.ts";
 import { loadDnnl } from "./onednn.ts";
 import { convBackwardData, convBackwardWeights, convForward } from "./onednn_conv.ts";
 import { maxPoolBackward } from "./onednn_pool.ts";
+import { batchNormBackward, batchNormForward, batchNormSupported } from "./onednn_norm.ts";
 
 const SYMBOLS = {
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
@@ -660,6 +661,92 @@ export function registerNativeKernels(): boolean {
     });
   }
   return true;
+}
+
+/** The native backend's own kernel names: batch normalisation without scale and shift. */
+const NORM_FORWARD = "NcBatchNormTraining", NORM_BACKWARD = "NcBatchNormTrainingGrad";
+
+/** Batch normalisation's forward: x → [x̂, mean, biased variance] (attribute `eps`). */
+function normForward(args: KernelArgs): TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const eps = args.attrs?.eps as number, C = x.shape[x.shape.length - 1];
+  const y = args.backend.makeOutput(x.shape, "float32");
+  const mean = args.backend.makeOutput([C], "float32");
+  const variance = args.backend.makeOutput([C], "float32");
+  const view = (t: TensorInfo) => args.backend.typedArrayFromHeap(t) as Float32Array;
+  if (
+    !batchNormForward(loadDnnl().dnnl!, x.shape, eps, view(x), view(y), view(mean), view(variance))
+  ) {
+    throw new Error(`${NORM_FORWARD}: oneDNN refused shape [${x.shape}]`); // checked before
+  }
+  return [y, mean, variance];
+}
+
+/** Batch normalisation's input gradient: (dy, x, mean, variance) → dx (attribute `eps`). */
+function normBackward(args: KernelArgs): TensorInfo {
+  const { dy, x, mean, variance } = args.inputs as Record<string, TensorInfo>;
+  const eps = args.attrs?.eps as number;
+  const dx = args.backend.makeOutput(x.shape, "float32");
+  const view = (t: TensorInfo) => args.backend.typedArrayFromHeap(t) as Float32Array;
+  const ok = batchNormBackward(
+    loadDnnl().dnnl!,
+    x.shape,
+    eps,
+    view(x),
+    view(dy),
+    view(mean),
+    view(variance),
+    view(dx),
+  );
+  if (!ok) throw new Error(`${NORM_BACKWARD}: oneDNN refused shape [${x.shape}]`);
+  return dx;
+}
+
+/**
+ * Training-mode batch normalisation without scale and shift as two native kernels, where they can
+ * run: the wasm backend active with the native kernels installed, oneDNN loaded and preferred,
+ * and a primitive for this shape. Returns the forward (x → x̂, mean, biased variance) and the
+ * input gradient, or null (callers compute it with tfjs ops).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * const x = tf.randomNormal([8, 4, 4, 16]);
+ * const norm = nativeBatchNorm(x.shape, 1e-5);
+ * if (norm) { const [xhat, mean, variance] = norm.forward(x); }
+ * ```
+ */
+export function nativeBatchNorm(shape: readonly number[], eps: number): {
+  forward: (x: tf.Tensor) => [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+  backward: (dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor) => tf.Tensor;
+} | null {
+  if (tf.getBackend() !== "wasm" || replaced.size === 0) return null;
+  const dnnl = dnnlOrNull();
+  if (dnnl === null || !batchNormSupported(dnnl, shape, eps)) return null;
+  for (
+    const [kernelName, kernelFunc] of [[NORM_FORWARD, normForward], [
+      NORM_BACKWARD,
+      normBackward,
+    ]] as const
+  ) {
+    if (tf.getKernel(kernelName, "wasm") === undefined) {
+      tf.registerKernel({
+        kernelName,
+        backendName: "wasm",
+        kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      });
+    }
+  }
+  return {
+    forward: (x) =>
+      tf.engine().runKernel(NORM_FORWARD, { x }, { eps }) as unknown as [
+        tf.Tensor,
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ],
+    backward: (dy, x, mean, variance) =>
+      tf.engine().runKernel(NORM_BACKWARD, { dy, x, mean, variance }, { eps }) as tf.Tensor,
+  };
 }
 
 /**

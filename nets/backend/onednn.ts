@@ -108,6 +108,14 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  dnnl_batch_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
   dnnl_primitive_desc_create: {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",

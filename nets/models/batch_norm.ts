@@ -27,6 +27,7 @@
  */
 import { tf } from "../tf.ts";
 import type { Parameter } from "./model.ts";
+import { nativeBatchNorm } from "../backend/native_kernels.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 
 /** PyTorch's BatchNorm eps. */
@@ -278,10 +279,23 @@ export function batchNormTraining(
   }
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const n = x.size / x.shape[x.rank - 1];
+  const native = weight === null ? nativeBatchNorm(x.shape, eps) : null;
   const op = tf.customGrad(
     ((...args: unknown[]) => {
       const save = args.pop() as tf.GradSaveFunc;
       const [input, gamma, beta] = args as tf.Tensor[];
+      if (native !== null) {
+        // The native backend's oneDNN kernels: the same x̂ and gradient (to rounding).
+        const [xhat, mean, variance] = native.forward(input);
+        if (onStatistics) onStatistics(mean, variance);
+        save([input, mean, variance]);
+        return {
+          value: xhat,
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+            native.backward(dy, saved[0], saved[1], saved[2]),
+          ],
+        };
+      }
       const mean = tf.mean(input, axes) as tf.Tensor1D;
       const centred = tf.sub(input, mean);
       const variance = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
