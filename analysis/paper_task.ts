@@ -22,7 +22,9 @@ import { expandHome } from "../data/load.ts";
 import { atomicWriteFile } from "../train/atomic_write.ts";
 import { formatDuration } from "../train/progress.ts";
 import { trainingState } from "../train/run_state.ts";
+import { lastLogLine } from "../core/logged_process.ts";
 import { planRuns, type SweepRun } from "../sweep/plan.ts";
+import { plotCommand, seedStatsCommand } from "../sweep/engines.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const METHODS = ["standard", "fixed", "implicit"] as const;
@@ -204,26 +206,15 @@ export function parsePaperArgs(args: string[]): PaperPlan | "help" {
   }));
   const seedStats = methods.map((method) => [
     "deno",
-    "task",
-    "seed-stats",
-    "--runs",
-    runs.filter((r) => r.method === method).map((r) => r.runDir).join(","),
-    "--out",
-    join(storage, `${dataset}-${model}-${method}-seed-seed-stats`),
+    ...seedStatsCommand(
+      runs.filter((r) => r.method === method).map((r) => r.runDir),
+      storage,
+      dataset,
+      model,
+      method,
+    ),
   ]);
-  const plot = [
-    "deno",
-    "task",
-    "plot",
-    "--storage",
-    storage,
-    "--dataset",
-    dataset,
-    "--model",
-    model,
-    "--methods",
-    methods.join(","),
-  ];
+  const plot = ["deno", ...plotCommand(storage, dataset, model, methods)];
   return {
     dir: join(storage, `${dataset}-${model}-paper`),
     storage,
@@ -372,7 +363,9 @@ export async function runPaper(
     return SIGNAL_CODE[stopping ?? (f!.code === 143 ? "SIGTERM" : "SIGINT")];
   }
   if (f) {
-    if (f.code === 2) throw new InputError(`${f.what} refused its input: ${await lastLine(f.log)}`);
+    if (f.code === 2) {
+      throw new InputError(`${f.what} refused its input: ${await lastLogLine(f.log)}`);
+    }
     io.log(`paper: ${f.what} failed with exit code ${f.code}`);
     return 1;
   }
@@ -384,13 +377,3 @@ export async function runPaper(
 }
 
 const SIGNAL_CODE = { SIGINT: 130, SIGTERM: 143 } as const;
-
-/** The last non-empty line of a step's log (its error, when it failed). */
-async function lastLine(path: string): Promise<string> {
-  // Strip the terminal colour codes the tasks print (ESC [ … m).
-  const text = (await Deno.readTextFile(path)).replace(
-    new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"),
-    "",
-  );
-  return text.trim().split("\n").at(-1) ?? "";
-}

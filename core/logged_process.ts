@@ -1,6 +1,7 @@
 /**
  * Running one `deno …` step as a child process of the same Deno, from the repository root, with
- * its output appended to a log file: how the sweep's tasks and engines run their steps.
+ * its output appended to a log file (how the sweep's tasks and engines run their steps), and
+ * reading the last line of such a log back (the error of a step that failed).
  *
  * @module
  */
@@ -34,5 +35,41 @@ export async function runLogged(args: string[], logPath: string): Promise<number
     return (await child.status).code;
   } finally {
     log.close();
+  }
+}
+
+/**
+ * The last non-empty line of a step's log, read from its last 8 KiB, without the terminal colour
+ * codes the tasks print (ESC [ … m); "" when there is no log.
+ *
+ * @example
+ * ```ts
+ * await lastLogLine("/tmp/steps.log"); // "train: --epochs: got 0, allowed: ≥ 1"
+ * ```
+ */
+export async function lastLogLine(path: string): Promise<string> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  }
+  try {
+    const size = (await file.stat()).size;
+    const length = Math.min(size, 8192);
+    await file.seek(size - length, Deno.SeekMode.Start);
+    const buf = new Uint8Array(length);
+    let read = 0;
+    while (read < length) {
+      const n = await file.read(buf.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    const text = new TextDecoder().decode(buf.subarray(0, read))
+      .replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
+    return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? "";
+  } finally {
+    file.close();
   }
 }

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type { Job } from "npm:kubernetes-types@1.30.0/batch/v1";
 import type { SweepPlan } from "./plan.ts";
 
@@ -63,8 +64,63 @@ export function renderSbatch(plan: SweepPlan, launch: Launch): string {
 }
 
 /**
+ * `task seed-stats` over `runDirs`, written to `<root>/<dataset>-<model>-<method>-seed-seed-stats`
+ * (the name `deno task plot` looks for); the arguments of `deno`.
+ *
+ * @example
+ * ```ts
+ * seedStatsCommand(["/r/a", "/r/b"], "/r", "mnist", "resnet18", "implicit").at(-1);
+ * // "/r/mnist-resnet18-implicit-seed-seed-stats"
+ * ```
+ */
+export function seedStatsCommand(
+  runDirs: readonly string[],
+  root: string,
+  dataset: string,
+  model: string,
+  method: string,
+): string[] {
+  return [
+    "task",
+    "seed-stats",
+    "--runs",
+    runDirs.join(","),
+    "--out",
+    join(root, `${dataset}-${model}-${method}-seed-seed-stats`),
+  ];
+}
+
+/**
+ * `task plot` of the seed statistics of `methods` under `root`; the arguments of `deno`.
+ *
+ * @example
+ * ```ts
+ * plotCommand("/r", "mnist", "resnet18", ["fixed", "implicit"]).at(-1); // "fixed,implicit"
+ * ```
+ */
+export function plotCommand(
+  root: string,
+  dataset: string,
+  model: string,
+  methods: readonly string[],
+): string[] {
+  return [
+    "task",
+    "plot",
+    "--storage",
+    root,
+    "--dataset",
+    dataset,
+    "--model",
+    model,
+    "--methods",
+    methods.join(","),
+  ];
+}
+
+/**
  * The analysis after every task: `seed-stats` per (dataset, model, method) and `plot` per
- * (dataset, model), over the sweep's runs.
+ * (dataset, model), over the sweep's runs (the arguments of `deno`).
  *
  * @example
  * ```ts
@@ -74,7 +130,7 @@ export function renderSbatch(plan: SweepPlan, launch: Launch): string {
 export function analysisCommands(plan: SweepPlan): string[][] {
   const commands: string[][] = [];
   const { datasets, models, methods } = plan.sweep;
-  const root = `${plan.dir}/runs`;
+  const root = join(plan.dir, "runs");
   for (const dataset of datasets) {
     for (const model of models) {
       for (const method of methods) {
@@ -82,29 +138,9 @@ export function analysisCommands(plan: SweepPlan): string[][] {
           r.dataset === dataset && r.model === model && r.method === method
         );
         if (runs.length < 2) continue; // seed statistics need two seeds
-        commands.push([
-          "task",
-          "seed-stats",
-          "--runs",
-          runs.map((r) => r.runDir).join(","),
-          "--out",
-          `${root}/${dataset}-${model}-${method}-seed-seed-stats`,
-        ]);
+        commands.push(seedStatsCommand(runs.map((r) => r.runDir), root, dataset, model, method));
       }
-      if (plan.sweep.seeds.length >= 2) {
-        commands.push([
-          "task",
-          "plot",
-          "--storage",
-          root,
-          "--dataset",
-          dataset,
-          "--model",
-          model,
-          "--methods",
-          methods.join(","),
-        ]);
-      }
+      if (plan.sweep.seeds.length >= 2) commands.push(plotCommand(root, dataset, model, methods));
     }
   }
   return commands;

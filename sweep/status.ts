@@ -13,6 +13,7 @@
  */
 import { join } from "node:path";
 import { exists } from "../data/fs.ts";
+import { lastLogLine } from "../core/logged_process.ts";
 import { readManifest, type TaskRecord, thisHost } from "./run_index.ts";
 
 /** A run's state. */
@@ -51,7 +52,7 @@ export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
     if (record?.state === "running") {
       const step = record.step ?? "starting";
       if (record.host === here && !alive(record.pid)) {
-        const last = await lastLine(join(sweepDir, "logs", `${run.id}.log`));
+        const last = await lastLogLine(join(sweepDir, "logs", `${run.id}.log`));
         return {
           ...base,
           status: "failed",
@@ -66,7 +67,7 @@ export async function sweepStatus(sweepDir: string): Promise<RunState[]> {
       };
     }
     if (record?.state === "failed") {
-      const last = await lastLine(join(sweepDir, "logs", `${run.id}.log`));
+      const last = await lastLogLine(join(sweepDir, "logs", `${run.id}.log`));
       return {
         ...base,
         status: "failed",
@@ -87,33 +88,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** The last non-empty line of a text file (read from its last 8 KiB), or "". */
-async function lastLine(path: string): Promise<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "";
-    throw e;
-  }
-  try {
-    const size = (await file.stat()).size;
-    const length = Math.min(size, 8192);
-    await file.seek(size - length, Deno.SeekMode.Start);
-    const buf = new Uint8Array(length);
-    let read = 0;
-    while (read < length) {
-      const n = await file.read(buf.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
-    const lines = new TextDecoder().decode(buf.subarray(0, read)).split("\n");
-    return lines.map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? "";
-  } finally {
-    file.close();
   }
 }
 

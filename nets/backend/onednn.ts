@@ -268,7 +268,7 @@ export class PlanCache<P extends { release(): void }> {
   }
 }
 
-let scratchBuffers: Float32Array[] = [];
+const scratchBuffers: Float32Array[] = [];
 
 /**
  * A shared float32 buffer of at least `bytes` bytes, one per `slot` (grown, never shrunk): for
@@ -282,7 +282,6 @@ let scratchBuffers: Float32Array[] = [];
 export function scratch(slot: number, bytes: number): Float32Array {
   const n = Math.ceil(bytes / 4);
   if ((scratchBuffers[slot]?.length ?? 0) < n) {
-    scratchBuffers = scratchBuffers.slice();
     scratchBuffers[slot] = new Float32Array(n);
   }
   return scratchBuffers[slot];

@@ -59,7 +59,7 @@ export interface ConvGeometry {
  */
 export const PLAN_CACHE_SIZE = 64;
 
-type Pass = { primitive: Primitive; memories: Memory[]; run: (arrays: Float32Array[]) => void };
+type Pass = { primitive: Primitive; run: (arrays: Float32Array[]) => void };
 type PassName = "forward" | "data" | "weights";
 
 /** The primitives of one geometry, built on first use. */
@@ -184,7 +184,6 @@ class Plan {
     const bytes = dnnl.bytes(wanted);
     this.weightsPass = {
       primitive,
-      memories: [x, dy],
       run: ([xs, dys, dws]) => {
         dnnl.bind(x, xs);
         dnnl.bind(dy, dys);
@@ -216,7 +215,6 @@ class Plan {
     const weights = this.filterIn(dnnl.queryMd(primitive, DNNL.queryWeightsMd));
     return {
       primitive,
-      memories: [a, b],
       run: ([as, ws, bs]) => {
         const w = weights(ws);
         dnnl.bind(a, as);
