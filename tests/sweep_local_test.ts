@@ -82,6 +82,7 @@ Deno.test("sweep on the local engine: a failing cell, status, the fix, the analy
     assertEquals(rest.length, 1);
     assert(rest[0].includes(`failed   ${runs[1].id} — train exited 2: `), rest[0]);
     assert(/safetensors/.test(rest[0]), `the last log line names the damaged file: ${rest[0]}`);
+    assert(!status.stdout.includes(String.fromCharCode(27)), "no terminal colour codes");
     assert(!(await exists(join(dir, "runs", "synthetic-ufm-standard-seed-seed-stats"))));
 
     // The fix: the damaged run goes; the same submit trains only it, then the analysis.
